@@ -1,0 +1,76 @@
+/* Server lifecycle: process-wide library set-up and shared memory in post_config,
+ * per-process database pools in child_init. */
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <curl/curl.h>
+#include <http_core.h>
+
+#include "lifecycle/lifecycle.h"
+#include "config/config.h"
+#include "metrics/metrics_shm.h"
+#include "store/pg_pool.h"
+
+#define CURL_READY_KEY "profile_curl_global_init"
+
+/* curl_global_init is not thread-safe and must run once per process, before any thread:
+ * the flag lives in the process pool because the module itself is reloaded on restart. */
+static void init_curl_once(server_rec *s)
+{
+    void *done = NULL;
+    apr_pool_userdata_get(&done, CURL_READY_KEY, s->process->pool);
+    if (done)
+        return;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    apr_pool_userdata_set((void *)1, CURL_READY_KEY, apr_pool_cleanup_null, s->process->pool);
+}
+
+int profile_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    apr_status_t rv;
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+
+    /* httpd reads its configuration twice at start-up; set up only on the real pass. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        return OK;
+    init_curl_once(s);
+    rv = profile_metrics_shm_setup(s);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, APLOGNO(10490)
+                     "cannot create the shared memory for request metrics");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+/* Virtual hosts that inherit or repeat the same database settings share one pool. */
+static const char *pool_key(apr_pool_t *p, const profile_server_config_t *c)
+{
+    return apr_psprintf(p, "%d/%d/%d/%s", profile_db_pool_min(c), profile_db_pool_max(c),
+                        profile_db_timeout_s(c), c->database);
+}
+
+void profile_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_hash_t *pools = apr_hash_make(pchild);
+    for (; s; s = s->next) {
+        profile_server_config_t *c = profile_server_config(s);
+        const char *key;
+        if (!c->database)
+            continue;
+        key = pool_key(pchild, c);
+        c->db_pool = apr_hash_get(pools, key, APR_HASH_KEY_STRING);
+        if (!c->db_pool) {
+            c->db_pool = profile_db_pool_create(pchild, s, c->database, profile_db_pool_min(c),
+                                                profile_db_pool_max(c), profile_db_timeout_s(c));
+            apr_hash_set(pools, key, APR_HASH_KEY_STRING, c->db_pool);
+        }
+    }
+}
+
+apr_time_t profile_server_started(void)
+{
+    profile_metrics_t *m = profile_metrics_shm();
+    return m ? profile_metrics_started(m) : 0;
+}

@@ -1,0 +1,13 @@
+/* Server lifecycle: shared memory in post_config, per-process pools in child_init. */
+#ifndef PROFILE_LIFECYCLE_H
+#define PROFILE_LIFECYCLE_H
+
+#include "profile.h"
+
+int profile_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
+void profile_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* Server start time (kept across graceful restarts). */
+apr_time_t profile_server_started(void);
+
+#endif
