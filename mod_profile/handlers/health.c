@@ -7,18 +7,12 @@
 #include "store/schema.h"
 #include "util/respond.h"
 
-static json_int_t uptime_s(void)
-{
-    apr_time_t started = profile_server_started();
-    return started ? (json_int_t)apr_time_sec(apr_time_now() - started) : 0;
-}
-
 int profile_handle_healthcheck(profile_request_t *pr)
 {
     return profile_send_json(pr, HTTP_OK,
                              json_pack("{s:s,s:s,s:s,s:I,s:s}", "status", "healthy",
                                        "service", "profile-api", "version", PROFILE_VERSION,
-                                       "uptime_s", uptime_s(), "timestamp",
+                                       "uptime_s", (json_int_t)profile_uptime_s(), "timestamp",
                                        profile_iso8601(pr->r->pool, apr_time_now())));
 }
 

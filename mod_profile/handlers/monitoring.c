@@ -26,12 +26,6 @@ static const char *const class_names[PROFILE_METRICS_STATUS_CLASSES] = {
     "1xx", "2xx", "3xx", "4xx", "5xx"
 };
 
-static json_int_t uptime_s(void)
-{
-    apr_time_t started = profile_server_started();
-    return started ? (json_int_t)apr_time_sec(apr_time_now() - started) : 0;
-}
-
 /* Rounds to `digits` decimals so the JSON shows 1.234 rather than 1.2340000000000002. */
 static json_t *rounded(double v, int digits)
 {
@@ -236,7 +230,8 @@ int profile_handle_monitoring_detailed(profile_request_t *pr)
     status = !db_ok ? "unhealthy" : (!deps_ok || !disk_ok) ? "degraded" : "healthy";
     return profile_send_json(pr, db_ok ? HTTP_OK : HTTP_SERVICE_UNAVAILABLE,
                              json_pack("{s:s,s:s,s:I,s:s,s:o}", "status", status,
-                                       "version", PROFILE_VERSION, "uptime_s", uptime_s(),
+                                       "version", PROFILE_VERSION,
+                                       "uptime_s", (json_int_t)profile_uptime_s(),
                                        "timestamp", profile_iso8601(r->pool, apr_time_now()),
                                        "components", components));
 }
@@ -334,7 +329,7 @@ int profile_handle_monitoring_metrics(profile_request_t *pr)
         json_pack("{s:i,s:s,s:I,s:{s:I,s:o,s:o},s:{s:o,s:o,s:o},s:o}",
                   "time_window_minutes", minutes,
                   "generated_at", profile_iso8601(r->pool, now),
-                  "uptime_s", uptime_s(),
+                  "uptime_s", (json_int_t)profile_uptime_s(),
                   "requests", "total", (json_int_t)sum.total, "by_status_class",
                   classes_json(json_object(), sum.by_class),
                   "by_route", by_route,

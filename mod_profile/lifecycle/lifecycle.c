@@ -69,8 +69,8 @@ void profile_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
-apr_time_t profile_server_started(void)
+apr_int64_t profile_uptime_s(void)
 {
     profile_metrics_t *m = profile_metrics_shm();
-    return m ? profile_metrics_started(m) : 0;
+    return m ? apr_time_sec(apr_time_now() - profile_metrics_started(m)) : 0;
 }

@@ -7,7 +7,7 @@
 int profile_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
 void profile_child_init(apr_pool_t *pchild, server_rec *s);
 
-/* Server start time (kept across graceful restarts). */
-apr_time_t profile_server_started(void);
+/* Seconds since the server started (graceful restarts do not reset it). */
+apr_int64_t profile_uptime_s(void);
 
 #endif
