@@ -103,6 +103,16 @@ static const char *split_host_port(apr_pool_t *p, char *hostport, int default_po
     return NULL;
 }
 
+/* arg with any "user:password@" part hidden, for error messages. */
+static const char *without_secret(apr_pool_t *p, const char *arg)
+{
+    const char *scheme_end = strstr(arg, "://"), *at = strrchr(arg, '@');
+    if (!scheme_end || !at || at < scheme_end)
+        return arg;
+    return apr_pstrcat(p, apr_pstrmemdup(p, arg, (apr_size_t)(scheme_end + 3 - arg)), "***",
+                       at, NULL);
+}
+
 const char *profile_parse_redis_url(apr_pool_t *p, const char *arg, profile_redis_target_t *out)
 {
     const char *usage = "must be redis://[:password@]host[:port][/db] or unix:///path[?db=N]";
@@ -128,7 +138,7 @@ const char *profile_parse_redis_url(apr_pool_t *p, const char *arg, profile_redi
         return NULL;
     }
     if (strncasecmp(arg, "redis://", 8) != 0)
-        return apr_psprintf(p, "%s, got '%s'", usage, arg);
+        return apr_psprintf(p, "%s, got '%s'", usage, without_secret(p, arg));
     rest = apr_pstrdup(p, arg + 8);
     at = strrchr(rest, '@');
     if (at) {
@@ -147,7 +157,7 @@ const char *profile_parse_redis_url(apr_pool_t *p, const char *arg, profile_redi
     }
     err = split_host_port(p, rest, 6379, &out->host, &out->port);
     if (err)
-        return apr_psprintf(p, "%s: '%s' %s", usage, arg, err);
+        return apr_psprintf(p, "%s: '%s' %s", usage, without_secret(p, arg), err);
     out->db = (int)db;
     return NULL;
 }

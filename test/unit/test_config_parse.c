@@ -76,6 +76,20 @@ static void test_redis_urls(void **state)
     assert_non_null(profile_parse_redis_url(pool, "unix://relative.sock", &t));
 }
 
+static void test_redis_errors_hide_password(void **state)
+{
+    profile_redis_target_t t;
+    const char *err;
+    (void)state;
+    err = profile_parse_redis_url(pool, "redis://:TopSecret99@127.0.0.1:notaport/0", &t);
+    assert_non_null(err);
+    assert_null(strstr(err, "TopSecret99"));
+    assert_non_null(strstr(err, "redis://***@127.0.0.1:notaport/0"));
+    err = profile_parse_redis_url(pool, "rediss://u:TopSecret99@host", &t);
+    assert_non_null(err);
+    assert_null(strstr(err, "TopSecret99"));
+}
+
 static void test_http_urls(void **state)
 {
     const char *url;
@@ -97,6 +111,7 @@ int main(void)
         cmocka_unit_test(test_int_range),
         cmocka_unit_test(test_size_suffixes),
         cmocka_unit_test(test_redis_urls),
+        cmocka_unit_test(test_redis_errors_hide_password),
         cmocka_unit_test(test_http_urls),
     };
     int rc;
