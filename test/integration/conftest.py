@@ -1,0 +1,66 @@
+"""pytest fixtures: one ProfileEnv per session, and the error log check after every test."""
+import atexit
+import os
+import signal
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from profile_env import ProfileEnv  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'allow_errors(*regex): error log lines this test expects')
+
+
+_kept = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    for d in _kept:
+        terminalreporter.write_line('PROFILE_KEEP_TMP: server roots and logs kept in %s' % d)
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt('signal %d' % signum)
+
+
+@pytest.fixture(scope='session')
+def env():
+    # A CI timeout's SIGTERM still runs the teardown that stops every server.
+    signal.signal(signal.SIGTERM, _terminate)
+    e = ProfileEnv()
+    if os.environ.get('PROFILE_KEEP_TMP'):
+        _kept.append(e.base)
+    atexit.register(e.close)
+    try:
+        e.setup()
+    except BaseException:
+        e.close()
+        raise
+    yield e
+    problems = e.close()
+    if problems:
+        pytest.fail('at session end:\n' + '\n'.join(problems), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _error_log_check(request, env):
+    """Fails the test on [error]/[crit]/[alert]/[emerg] or crash lines its servers logged,
+    except lines matching the test's allow_errors marker or env.expect_errors()."""
+    env.allowed = []
+    marker = request.node.get_closest_marker('allow_errors')
+    if marker:
+        env.expect_errors(*marker.args)
+    marks = {s: s.error_log_mark() for s in env.servers}
+    yield
+    bad = []
+    for s in env.servers:
+        end = s.error_log_mark()
+        text = s.error_log_since(marks.get(s, 0))
+        s.checked = end
+        bad += ['%s: %s' % (s.name, line) for line in env.unexpected_lines(text)]
+    env.allowed = []
+    if bad:
+        pytest.fail('unexpected lines in the error log:\n' + '\n'.join(bad), pytrace=False)

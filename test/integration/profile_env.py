@@ -1,0 +1,545 @@
+"""Throwaway servers for the integration tests, in the style of httpd's test/pyhttpd.
+
+One ProfileEnv per test session owns a temporary directory with a private PostgreSQL
+cluster, any number of httpd server roots (each with its own generated httpd.conf, port,
+logs and copy of the built module) and, on demand, private Redis servers. Every process
+it starts is stopped by ProfileEnv.close(), also when tests fail.
+"""
+import glob
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import requests
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+BUILD = os.path.join(REPO, 'build')
+APACHE2 = os.environ.get('APACHE2', '/usr/sbin/apache2')
+APACHE_MODULES = os.environ.get('APACHE_MODULES', '/usr/lib/apache2/modules')
+PROFILECTL = os.environ.get('PROFILECTL', os.path.join(BUILD, 'profilectl'))
+IS_ROOT = os.geteuid() == 0
+
+# Lines that fail a test when they show up in an error log while it runs.
+BAD_LINE = re.compile(
+    r'\[[\w.-]*:(error|crit|alert|emerg)\]'
+    r'|Segmentation fault|exit signal|AH00045|AH00046|AH00060'
+    r'|double free|corrupted|AddressSanitizer')
+# Crash lines are never acceptable, whatever a test allows.
+CRASH_LINE = re.compile(r'Segmentation fault|exit signal|AH00060|double free|corrupted')
+
+
+def free_port():
+    """A loopback port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def schema_version():
+    """The schema version this build needs: the highest sql/NNN_*.sql number."""
+    nums = [int(os.path.basename(f)[:3]) for f in glob.glob(os.path.join(REPO, 'sql', '[0-9][0-9][0-9]_*.sql'))]
+    return max(nums)
+
+
+def _pg_bin():
+    dirs = sorted(glob.glob('/usr/lib/postgresql/*/bin'),
+                  key=lambda d: [int(x) for x in re.findall(r'\d+', d)])
+    if not dirs:
+        raise RuntimeError('PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin')
+    return dirs[-1]
+
+
+def _as_pg(cmd):
+    """initdb and postgres refuse to run as root."""
+    return ['runuser', '-u', 'postgres', '--'] + cmd if IS_ROOT else cmd
+
+
+def _run(cmd, timeout=120, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, timeout=timeout, **kw)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _group_pids(pgid):
+    """Processes in process group pgid (httpd's master and children share one)."""
+    pids = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(')') + 2:].split()
+        if fields[0] != 'Z' and int(fields[2]) == pgid:
+            pids.append(int(entry))
+    return pids
+
+
+def _wait(predicate, timeout, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+class PgServer:
+    """A private PostgreSQL cluster on a free loopback port."""
+
+    def __init__(self, base):
+        self.bin = _pg_bin()
+        self.dir = os.path.join(base, 'pg')
+        self.sock = os.path.join(base, 'pgsock')
+        self.log = os.path.join(base, 'pglog', 'postgresql.log')
+        self.port = free_port()
+        self.superuser = 'postgres' if IS_ROOT else None
+
+    def init(self):
+        for d in (self.dir, self.sock, os.path.dirname(self.log)):
+            os.makedirs(d, mode=0o700, exist_ok=True)
+            if IS_ROOT:
+                shutil.chown(d, 'postgres', 'postgres')
+        cmd = [os.path.join(self.bin, 'initdb'), '-D', self.dir, '-A', 'trust', '-E', 'UTF8',
+               '--locale=C.UTF-8', '--no-sync']
+        if self.superuser:
+            cmd += ['-U', self.superuser]
+        p = _run(_as_pg(cmd))
+        if p.returncode != 0:
+            raise RuntimeError('initdb failed:\n' + p.stdout)
+
+    def start(self):
+        opts = ('-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off '
+                '-c full_page_writes=off -c max_connections=200' % (self.port, self.sock))
+        p = _run(_as_pg([os.path.join(self.bin, 'pg_ctl'), '-D', self.dir, '-l', self.log,
+                         '-w', '-t', '60', '-o', opts, 'start']))
+        if p.returncode != 0:
+            raise RuntimeError('PostgreSQL did not start:\n%s\n%s' % (p.stdout, self.log_tail()))
+
+    def stop(self):
+        if not self.running():
+            return
+        p = _run(_as_pg([os.path.join(self.bin, 'pg_ctl'), '-D', self.dir, '-m', 'fast', '-w',
+                         '-t', '60', 'stop']))
+        if p.returncode != 0:
+            raise RuntimeError('PostgreSQL did not stop:\n' + p.stdout)
+
+    def running(self):
+        try:
+            with open(os.path.join(self.dir, 'postmaster.pid')) as f:
+                return _alive(int(f.readline()))
+        except (OSError, ValueError):
+            return False
+
+    def log_tail(self, n=30):
+        try:
+            with open(self.log, errors='replace') as f:
+                return ''.join(f.readlines()[-n:])
+        except OSError:
+            return ''
+
+    def psql(self, sql, dbname='postgres'):
+        cmd = [os.path.join(self.bin, 'psql'), '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1',
+               '-h', self.sock, '-p', str(self.port), '-d', dbname, '-c', sql]
+        if self.superuser:
+            cmd[1:1] = ['-U', self.superuser]
+        p = _run(cmd)
+        if p.returncode != 0:
+            raise RuntimeError('psql %r failed:\n%s' % (sql, p.stdout))
+        return p.stdout.strip()
+
+    def create_database(self, name):
+        """A fresh database owned by the role profile."""
+        if not self.psql("SELECT 1 FROM pg_roles WHERE rolname = 'profile'"):
+            self.psql('CREATE ROLE profile LOGIN')
+        self.psql('CREATE DATABASE %s OWNER profile' % name)
+
+    def conninfo(self, dbname='profile'):
+        return 'host=127.0.0.1 port=%d dbname=%s user=profile' % (self.port, dbname)
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port, run in the foreground under us."""
+
+    def __init__(self, base, name, password=None):
+        self.dir = os.path.join(base, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.password = password
+        self.proc = None
+
+    def start(self):
+        if self.proc and self.proc.poll() is None:
+            return
+        cmd = ['redis-server', '--bind', '127.0.0.1', '--port', str(self.port), '--save', '',
+               '--appendonly', 'no', '--dir', self.dir, '--logfile', os.path.join(self.dir, 'redis.log')]
+        if self.password:
+            cmd += ['--requirepass', self.password]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def up():
+            try:
+                with socket.create_connection(('127.0.0.1', self.port), timeout=0.5) as s:
+                    s.sendall(b'PING\r\n')
+                    return bool(s.recv(64))
+            except OSError:
+                return False
+        if not _wait(up, 10):
+            self.stop()
+            raise RuntimeError('redis-server did not start on port %d' % self.port)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+    def url(self, db=0):
+        auth = ':%s@' % self.password if self.password else ''
+        return 'redis://%s127.0.0.1:%d/%d' % (auth, self.port, db)
+
+
+class HttpdServer:
+    """One httpd with its own server root, generated httpd.conf and logs."""
+
+    def __init__(self, env, name, mpm='event', extra_conf='', database=True, redis_url=None,
+                 sidecar_url=None, log_level='warn profile:info', mpm_conf=None):
+        self.env = env
+        self.name = name
+        self.root = os.path.join(env.base, name)
+        self.mpm = mpm
+        self.port = free_port()
+        self.url = 'http://127.0.0.1:%d' % self.port
+        self.conf_path = os.path.join(self.root, 'conf', 'httpd.conf')
+        self.error_log = os.path.join(self.root, 'logs', 'error_log')
+        self.access_log = os.path.join(self.root, 'logs', 'access_log')
+        self.pid_file = os.path.join(self.root, 'logs', 'httpd.pid')
+        self.extra_conf = extra_conf
+        self.database = env.pg.conninfo() if database is True else database
+        self.redis_url = redis_url
+        self.sidecar_url = sidecar_url
+        self.log_level = log_level
+        self.mpm_conf = mpm_conf
+        self.pid = None
+        self.checked = 0           # error log offset up to which the per-test check has run
+        for d in ('conf', 'logs', 'modules'):
+            os.makedirs(os.path.join(self.root, d), exist_ok=True)
+        # A private copy: a rebuild while tests run must not rewrite a library httpd has mapped.
+        shutil.copy(os.path.join(BUILD, 'mod_profile.so'), os.path.join(self.root, 'modules', 'mod_profile.so'))
+        self.write_conf()
+
+    # ------------------------------------------------------------ configuration
+
+    def default_mpm_conf(self):
+        if self.mpm == 'prefork':
+            return ('StartServers 3\nMinSpareServers 3\nMaxSpareServers 6\nServerLimit 32\n'
+                    'MaxRequestWorkers 32\nMaxConnectionsPerChild 0\n')
+        return ('StartServers 2\nServerLimit 16\nThreadsPerChild 10\nMaxRequestWorkers 40\n'
+                'MinSpareThreads 10\nMaxSpareThreads 30\nMaxConnectionsPerChild 0\n')
+
+    def conf_text(self, extra=''):
+        lines = [
+            '# Written by test/integration/profile_env.py for the test server %s.' % self.name,
+            'ServerRoot "%s"' % self.root,
+            'ServerName localhost',
+            'DefaultRuntimeDir "%s/logs"' % self.root,
+            'PidFile "%s"' % self.pid_file,
+            'Listen 127.0.0.1:%d' % self.port,
+            'LoadModule mpm_%s_module %s/mod_mpm_%s.so' % (self.mpm, APACHE_MODULES, self.mpm),
+            'LoadModule authz_core_module %s/mod_authz_core.so' % APACHE_MODULES,
+            'LoadModule profile_module "%s/modules/mod_profile.so"' % self.root,
+        ]
+        if IS_ROOT:
+            lines += ['User www-data', 'Group www-data']
+        lines += [
+            self.mpm_conf if self.mpm_conf is not None else self.default_mpm_conf(),
+            'Timeout 30',
+            'KeepAlive On',
+            'KeepAliveTimeout 5',
+            'ErrorLog "%s"' % self.error_log,
+            'LogLevel %s' % self.log_level,
+            'ErrorLogFormat "[%{u}t] [%-m:%l] [pid %P:tid %T] [req\\ %L] [client\\ %-a] %M"',
+            'LogFormat "%h %l %u %t \\"%r\\" %>s %b %Dus pid=%P rid=%{profile-request-id}n" profile',
+            'CustomLog "%s" profile' % self.access_log,
+            'DocumentRoot "%s/htdocs"' % self.root,
+            '<Location />',
+            '    SetHandler profile',
+            '    Require all granted',
+            '</Location>',
+        ]
+        if self.database:
+            lines.append('ProfileDatabase "%s"' % self.database)
+        if self.redis_url:
+            lines.append('ProfileRedis "%s"' % self.redis_url)
+        if self.sidecar_url:
+            lines.append('ProfileSidecar "%s"' % self.sidecar_url)
+        lines += [self.extra_conf, extra]
+        return '\n'.join(lines) + '\n'
+
+    def write_conf(self):
+        os.makedirs(os.path.join(self.root, 'htdocs'), exist_ok=True)
+        with open(self.conf_path, 'w') as f:
+            f.write(self.conf_text())
+
+    def apachectl_t(self, extra_conf):
+        """`apache2 -t` of this server's configuration plus extra_conf: (exit code, output)."""
+        path = os.path.join(self.root, 'conf', 'configtest.conf')
+        with open(path, 'w') as f:
+            f.write(self.conf_text(extra_conf))
+        p = _run([APACHE2, '-t', '-f', path], timeout=60)
+        return p.returncode, p.stdout
+
+    # ------------------------------------------------------------ processes
+
+    def _read_pid(self):
+        try:
+            with open(self.pid_file) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def running(self):
+        return self.pid is not None and _alive(self.pid)
+
+    def start(self, timeout=30):
+        if self.running():
+            return
+        if os.path.exists(self.pid_file):
+            os.unlink(self.pid_file)
+        p = _run([APACHE2, '-f', self.conf_path, '-k', 'start'], timeout=60)
+        if p.returncode != 0:
+            raise RuntimeError('httpd %s did not start:\n%s\n%s' % (self.name, p.stdout, self.log_tail()))
+        if not _wait(lambda: self._read_pid() is not None, timeout):
+            raise RuntimeError('httpd %s wrote no pid file:\n%s' % (self.name, self.log_tail()))
+        self.pid = self._read_pid()
+        self.env.started.append(self)
+        if not self.wait_answering(timeout) or not _wait(lambda: self.generation_count() >= 1, timeout):
+            raise RuntimeError('httpd %s does not answer on %s:\n%s' % (self.name, self.url, self.log_tail()))
+
+    def wait_answering(self, timeout=30):
+        def answers():
+            try:
+                requests.get(self.url + '/healthcheck', timeout=2)
+                return True
+            except requests.RequestException:
+                return False
+        return _wait(answers, timeout, 0.1)
+
+    def stop(self, timeout=20):
+        if self.pid is None:
+            return
+        pid = self.pid
+        if _alive(pid):
+            _run([APACHE2, '-f', self.conf_path, '-k', 'stop'], timeout=60)
+            if not _wait(lambda: not _group_pids(pid), timeout):
+                for p in _group_pids(pid):
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                _wait(lambda: not _group_pids(pid), 5)
+                raise RuntimeError('httpd %s (pid %d) did not stop within %d s' % (self.name, pid, timeout))
+        self.pid = None
+        if self in self.env.started:
+            self.env.started.remove(self)
+
+    def generation_count(self):
+        return self.error_log_text().count('resuming normal operations')
+
+    def graceful(self, timeout=30):
+        """`apache2 -k graceful` and wait until the new generation answers."""
+        before = self.generation_count()
+        p = _run([APACHE2, '-f', self.conf_path, '-k', 'graceful'], timeout=60)
+        if p.returncode != 0:
+            raise RuntimeError('graceful restart of %s failed:\n%s' % (self.name, p.stdout))
+        if not _wait(lambda: self.generation_count() > before, timeout):
+            raise RuntimeError('httpd %s did not finish its graceful restart:\n%s' % (self.name, self.log_tail()))
+        if not self.wait_answering(timeout):
+            raise RuntimeError('httpd %s does not answer after graceful:\n%s' % (self.name, self.log_tail()))
+
+    def child_pids(self):
+        return [p for p in _group_pids(self.pid) if p != self.pid] if self.pid else []
+
+    # ------------------------------------------------------------ HTTP and logs
+
+    def get(self, path, headers=None, **kw):
+        kw.setdefault('timeout', 30)
+        return requests.get(self.url + path, headers=headers, **kw)
+
+    def request(self, method, path, **kw):
+        kw.setdefault('timeout', 30)
+        return requests.request(method, self.url + path, **kw)
+
+    def error_log_mark(self):
+        try:
+            return os.path.getsize(self.error_log)
+        except OSError:
+            return 0
+
+    def error_log_since(self, mark):
+        try:
+            with open(self.error_log, 'rb') as f:
+                f.seek(mark)
+                return f.read().decode('utf-8', 'replace')
+        except OSError:
+            return ''
+
+    def error_log_text(self):
+        return self.error_log_since(0)
+
+    def access_log_lines(self):
+        try:
+            with open(self.access_log, errors='replace') as f:
+                return f.read().splitlines()
+        except OSError:
+            return []
+
+    def log_tail(self, n=30):
+        return ''.join(self.error_log_text().splitlines(True)[-n:])
+
+
+class ProfileEnv:
+    """Everything one test session runs: PostgreSQL, httpd servers, Redis servers."""
+
+    def __init__(self):
+        for f in (os.path.join(BUILD, 'mod_profile.so'), PROFILECTL):
+            if not (os.path.isfile(f) and os.access(f, os.R_OK)):
+                raise RuntimeError('%s is missing: run `make` (or ./dev test) first' % f)
+        self.base = tempfile.mkdtemp(prefix='profile-it-')
+        # The postgres user (PostgreSQL) and www-data (httpd children) must reach their files.
+        os.chmod(self.base, 0o755)
+        self.started = []          # running HttpdServer objects
+        self.servers = []          # every HttpdServer made this session
+        self.redis_servers = []
+        self.allowed = []          # regexes of error log lines the running test expects
+        self.pg = PgServer(self.base)
+        self.server = None
+        self.mpm = os.environ.get('MPM', 'event')
+        self.closed = False
+        self.shared_redis = None
+
+    def setup(self):
+        self.pg.init()
+        self.pg.start()
+        self.pg.create_database('profile')
+        self.migrate(self.pg.conninfo())
+        self.server = self.httpd('main', mpm=self.mpm)
+        self.server.start()
+
+    def migrate(self, conninfo):
+        p = _run([PROFILECTL, '--database', conninfo,
+                  '--sql-dir', os.path.join(REPO, 'sql'), 'migrate'])
+        if p.returncode != 0:
+            raise RuntimeError('profilectl migrate failed (%d):\n%s' % (p.returncode, p.stdout))
+        return p.stdout
+
+    def profilectl(self, *args, timeout=120):
+        return _run([PROFILECTL] + list(args), timeout=timeout)
+
+    def httpd(self, name, **kw):
+        """A new (not yet started) server with its own root; names must be unique per session."""
+        s = HttpdServer(self, name, **kw)
+        self.servers.append(s)
+        return s
+
+    def redis(self, name, password=None):
+        r = RedisServer(self.base, name, password)
+        self.redis_servers.append(r)
+        return r
+
+    # Shortcuts to the session server, pyhttpd style.
+    def get(self, path, headers=None, **kw):
+        return self.server.get(path, headers=headers, **kw)
+
+    def graceful(self):
+        self.server.graceful()
+
+    def apachectl_t(self, extra_conf):
+        return self.server.apachectl_t(extra_conf)
+
+    def error_log_mark(self):
+        return self.server.error_log_mark()
+
+    def error_log_since(self, mark):
+        return self.server.error_log_since(mark)
+
+    def redis_start(self):
+        """Starts (making it on first use) the session's private Redis; returns it."""
+        if self.shared_redis is None:
+            self.shared_redis = self.redis('redis')
+        self.shared_redis.start()
+        return self.shared_redis
+
+    def redis_stop(self):
+        if self.shared_redis is not None:
+            self.shared_redis.stop()
+
+    def pg_stop(self):
+        self.pg.stop()
+
+    def pg_start(self):
+        self.pg.start()
+
+    def expect_errors(self, *patterns):
+        """Error log lines matching any of patterns do not fail the running test."""
+        self.allowed.extend(re.compile(p) for p in patterns)
+
+    def unexpected_lines(self, text, allowed=None):
+        allowed = self.allowed if allowed is None else allowed
+        bad = []
+        for line in text.splitlines():
+            if not BAD_LINE.search(line):
+                continue
+            if not CRASH_LINE.search(line) and any(p.search(line) for p in allowed):
+                continue
+            bad.append(line)
+        return bad
+
+    def close(self):
+        """Stops everything; returns error messages instead of raising so all gets stopped."""
+        if self.closed:
+            return []
+        self.closed = True
+        problems = []
+        for s in list(self.started):
+            try:
+                s.stop()
+            except Exception as e:      # keep stopping the others
+                problems.append(str(e))
+        for r in self.redis_servers:
+            try:
+                r.stop()
+            except Exception as e:
+                problems.append(str(e))
+        try:
+            self.pg.stop()
+        except Exception as e:
+            problems.append(str(e))
+        # Shutdown must not crash or hang either (earlier lines were checked test by test).
+        for s in self.servers:
+            for line in s.error_log_since(s.checked).splitlines():
+                if CRASH_LINE.search(line) or re.search(r'AH0004[56]', line):
+                    problems.append('%s: %s' % (s.name, line))
+        if not os.environ.get('PROFILE_KEEP_TMP'):
+            shutil.rmtree(self.base, ignore_errors=True)
+        return problems

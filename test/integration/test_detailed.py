@@ -1,0 +1,185 @@
+"""/monitoring/detailed with Redis and the sidecar configured: healthy, degraded, never hanging."""
+import http.server
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from profile_env import free_port
+
+# The probes may log why a dependency is unhealthy; those lines are expected here.
+PROBE_LINES = r'AH1056[56]'
+
+
+class FakeSidecar:
+    """A tiny HTTP server standing in for the sidecar's /health; records the paths asked for."""
+
+    def __init__(self, status=200, hang=False):
+        self.paths = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                fake.paths.append(self.path)
+                if hang:
+                    time.sleep(60)
+                    return
+                body = json.dumps({'status': 'ok' if status == 200 else 'down'}).encode()
+                self.send_response(status)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def servers(env):
+    made = []
+
+    def make(name, **kw):
+        s = env.httpd('%s-%d' % (name, len(env.servers)), **kw)
+        s.start()
+        made.append(s)
+        return s
+    yield make
+    for s in made:
+        s.stop()
+
+
+def detailed(server):
+    t0 = time.monotonic()
+    r = server.get('/monitoring/detailed')
+    elapsed = time.monotonic() - t0
+    return r, r.json(), elapsed
+
+
+@pytest.mark.allow_errors(PROBE_LINES)
+def test_redis_healthy_then_stopped_then_back(env, servers):
+    redis = env.redis_start()
+    s = servers('redis', redis_url=redis.url())
+    r, j, _ = detailed(s)
+    assert r.status_code == 200, r.text
+    assert j['status'] == 'healthy', j
+    assert j['components']['redis']['status'] == 'healthy', j
+    assert 'error' not in j['components']['redis']
+
+    env.redis_stop()
+    r, j, elapsed = detailed(s)
+    assert elapsed < 15
+    assert r.status_code == 200, r.text
+    assert j['status'] == 'degraded', j
+    assert j['components']['redis']['status'] == 'unhealthy'
+    assert j['components']['redis'].get('error'), j
+    assert j['components']['database']['status'] == 'healthy'
+
+    env.redis_start()
+    r, j, _ = detailed(s)
+    assert r.status_code == 200 and j['status'] == 'healthy', j
+
+
+@pytest.mark.allow_errors(PROBE_LINES)
+def test_redis_password(env, servers):
+    redis = env.redis('redis-auth', password='S3cretRedisPw')
+    redis.start()
+    good = servers('redis-auth-good', redis_url=redis.url())
+    r, j, _ = detailed(good)
+    assert j['components']['redis']['status'] == 'healthy', j
+    assert 'S3cretRedisPw' not in r.text
+
+    bad = servers('redis-auth-bad', redis_url='redis://:wrong@127.0.0.1:%d/0' % redis.port)
+    r, j, _ = detailed(bad)
+    assert r.status_code == 200
+    assert j['status'] == 'degraded'
+    assert j['components']['redis']['status'] == 'unhealthy', j
+    for s in (good, bad):
+        assert 'S3cretRedisPw' not in s.error_log_text()
+        assert ':wrong@' not in s.error_log_text()
+
+
+@pytest.mark.allow_errors(PROBE_LINES)
+def test_sidecar_closed_port_is_degraded(env, servers):
+    s = servers('sidecar-closed', sidecar_url='http://127.0.0.1:%d' % free_port())
+    r, j, elapsed = detailed(s)
+    assert elapsed < 15
+    assert r.status_code == 200, r.text
+    assert j['status'] == 'degraded', j
+    sc = j['components']['sidecar']
+    assert sc['status'] == 'unhealthy' and sc.get('error'), sc
+    assert j['components']['database']['status'] == 'healthy'
+    assert 'redis' not in j['components']
+
+
+def test_sidecar_healthy_probes_health_path(env, servers):
+    fake = FakeSidecar()
+    try:
+        s = servers('sidecar-ok', sidecar_url='http://127.0.0.1:%d/base/' % fake.port)
+        r, j, _ = detailed(s)
+        assert r.status_code == 200, r.text
+        assert j['status'] == 'healthy', j
+        assert j['components']['sidecar']['status'] == 'healthy'
+        assert fake.paths and all(p == '/base/health' for p in fake.paths), fake.paths
+    finally:
+        fake.close()
+
+
+@pytest.mark.allow_errors(PROBE_LINES)
+def test_sidecar_error_status_is_degraded(env, servers):
+    fake = FakeSidecar(status=500)
+    try:
+        s = servers('sidecar-500', sidecar_url='http://127.0.0.1:%d' % fake.port)
+        r, j, _ = detailed(s)
+        assert r.status_code == 200
+        assert j['status'] == 'degraded', j
+        assert j['components']['sidecar']['status'] == 'unhealthy'
+        assert fake.paths == ['/health'], fake.paths
+    finally:
+        fake.close()
+
+
+@pytest.mark.allow_errors(PROBE_LINES)
+def test_hanging_sidecar_times_out(env, servers):
+    """A sidecar that accepts but never answers costs at most the probe timeout."""
+    fake = FakeSidecar(hang=True)
+    try:
+        s = servers('sidecar-hang', sidecar_url='http://127.0.0.1:%d' % fake.port,
+                    extra_conf='ProfileDatabaseTimeout 2')
+        r, j, elapsed = detailed(s)
+        assert elapsed < 12, 'the probe waited %.1f s' % elapsed
+        assert r.status_code == 200
+        assert j['components']['sidecar']['status'] == 'unhealthy', j
+        assert j['status'] == 'degraded'
+    finally:
+        fake.close()
+
+
+@pytest.mark.allow_errors(PROBE_LINES)
+def test_hanging_redis_times_out(env, servers):
+    """A TCP peer that never speaks Redis must not hang /monitoring/detailed."""
+    lsock = socket.socket()
+    lsock.bind(('127.0.0.1', 0))
+    lsock.listen(16)
+    try:
+        s = servers('redis-hang', redis_url='redis://127.0.0.1:%d/0' % lsock.getsockname()[1],
+                    extra_conf='ProfileDatabaseTimeout 2')
+        r, j, elapsed = detailed(s)
+        assert elapsed < 12, 'the probe waited %.1f s' % elapsed
+        assert r.status_code == 200
+        assert j['components']['redis']['status'] == 'unhealthy', j
+        assert j['status'] == 'degraded'
+    finally:
+        lsock.close()
