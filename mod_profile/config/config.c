@@ -1,6 +1,7 @@
 /* Directive table, create/merge of server and directory configuration, and getters. */
 #include <apr_strings.h>
 #include <libpq-fe.h>
+#include <string.h>
 
 #include "config/config.h"
 #include "config/parse.h"
@@ -119,9 +120,11 @@ static const char *set_database(cmd_parms *cmd, void *dcfg, const char *arg)
     PQconninfoOption *parsed;
     char *why = NULL;
     (void)dcfg;
-    /* libpq's own message may quote part of the string, password included: not echoed. */
-    if (!*arg || !(parsed = PQconninfoParse(arg, &why))) {
-        PQfreemem(why);
+    /* libpq's own message may quote part of the string, password included: not echoed.
+     * A string without "=" is a plain database name, as libpq takes it. */
+    parsed = *arg ? PQconninfoParse(arg, &why) : NULL;
+    PQfreemem(why);
+    if (!*arg || (!parsed && strchr(arg, '='))) {
         return fail(cmd, "must be a valid libpq connection string, e.g. "
                          "\"host=/run/postgresql dbname=profile\" or postgresql://host/dbname");
     }

@@ -39,7 +39,6 @@ struct profile_db_pool_t {
     server_rec *s;
     const char *keywords[PROFILE_DB_MAX_PARAMS + 1];
     const char *values[PROFILE_DB_MAX_PARAMS + 1];
-    int valid;                 /* the conninfo parses */
     int min, max, timeout_s;
 #if APR_HAS_THREADS
     apr_thread_mutex_t *mutex;
@@ -189,7 +188,8 @@ static void add_param(profile_db_pool_t *pool, int *n, const char *keyword, cons
 }
 
 /* Our defaults first, then the operator's conninfo, then statement_timeout (see the top).
- * A string without "=" that is not a URI is a plain database name, as libpq takes it. */
+ * ProfileDatabase has checked that the string parses; one without "=" that is not a URI is a
+ * plain database name, as libpq takes it. */
 static void build_params(profile_db_pool_t *pool, apr_pool_t *p, const char *conninfo)
 {
     char *err = NULL;
@@ -197,9 +197,7 @@ static void build_params(profile_db_pool_t *pool, apr_pool_t *p, const char *con
     const char *options = NULL;
     int n = 0;
 
-    PQfreemem(err); /* not logged: it may quote parts of the string, the password among them */
-    if (!opts && strchr(conninfo, '='))
-        return;
+    PQfreemem(err);
     for (o = opts; o && o->keyword; o++)
         if (!strcmp(o->keyword, "options") && o->val && *o->val)
             options = apr_pstrdup(p, o->val);
@@ -218,7 +216,6 @@ static void build_params(profile_db_pool_t *pool, apr_pool_t *p, const char *con
     }
     pool->keywords[n] = NULL;
     pool->values[n] = NULL;
-    pool->valid = 1;
 }
 
 profile_db_pool_t *profile_db_pool_create(apr_pool_t *p, server_rec *s, const char *conninfo,
@@ -232,10 +229,6 @@ profile_db_pool_t *profile_db_pool_create(apr_pool_t *p, server_rec *s, const ch
     pool->timeout_s = timeout_s < 1 ? 1 : timeout_s;
     pool->idle = apr_pcalloc(p, sizeof(*pool->idle) * (apr_size_t)pool->max);
     build_params(pool, p, conninfo);
-    if (!pool->valid)
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(10511)
-                     "ProfileDatabase is not a valid libpq connection string; "
-                     "database routes will answer 503");
 #if APR_HAS_THREADS
     if (apr_thread_mutex_create(&pool->mutex, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS
         || apr_thread_cond_create(&pool->cond, p) != APR_SUCCESS) {
@@ -353,7 +346,7 @@ PGconn *profile_db_acquire(profile_db_pool_t *pool, request_rec *r, int *retry_a
     int n_stale;
 
     *retry_after_s = 1;
-    if (!pool || !pool->valid)
+    if (!pool)
         return NULL;
     deadline = apr_time_now() + apr_time_from_sec(pool->timeout_s);
 
@@ -428,6 +421,6 @@ void profile_db_pool_stats(profile_db_pool_t *pool, profile_db_pool_stats_t *out
     out->in_use = pool->total - pool->n_idle;
     out->idle = pool->n_idle;
     out->max = pool->max;
-    out->down = pool->failing || !pool->valid;
+    out->down = pool->failing;
     pool_unlock(pool);
 }

@@ -19,19 +19,9 @@ static apr_status_t free_text(void *text)
     return APR_SUCCESS;
 }
 
-int profile_send_json(profile_request_t *pr, int status, json_t *body)
+int profile_send_json_text(profile_request_t *pr, int status, const char *text, apr_size_t len)
 {
     request_rec *r = pr->r;
-    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(12));
-    apr_size_t len;
-
-    json_decref(body);
-    if (!text) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10480) "cannot serialise a JSON answer");
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    apr_pool_cleanup_register(r->pool, text, free_text, apr_pool_cleanup_null);
-    len = strlen(text);
     r->status = status;
     ap_set_content_type(r, "application/json");
     if (!apr_table_get(r->headers_out, "Cache-Control"))
@@ -40,6 +30,20 @@ int profile_send_json(profile_request_t *pr, int status, json_t *body)
     if (!r->header_only)
         ap_rwrite(text, (int)len, r);
     return OK;
+}
+
+int profile_send_json(profile_request_t *pr, int status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(12));
+
+    json_decref(body);
+    if (!text) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, pr->r, APLOGNO(10480)
+                      "cannot serialise a JSON answer");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    apr_pool_cleanup_register(pr->r->pool, text, free_text, apr_pool_cleanup_null);
+    return profile_send_json_text(pr, status, text, strlen(text));
 }
 
 /* Request paths come from the client: not always UTF-8, which JSON strings must be. */

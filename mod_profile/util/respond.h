@@ -9,6 +9,9 @@
 /* Sends body (reference stolen) with status; returns OK for the handler to return. */
 int profile_send_json(profile_request_t *pr, int status, json_t *body);
 
+/* Sends text, already serialised JSON of len bytes (for hot paths that format it directly). */
+int profile_send_json_text(profile_request_t *pr, int status, const char *text, apr_size_t len);
+
 /* Sends the error JSON. details may be NULL (reference stolen otherwise). */
 int profile_send_error(profile_request_t *pr, int status, const char *error, json_t *details,
                        const char *fmt, ...)

@@ -45,6 +45,22 @@ def env():
         pytest.fail('at session end:\n' + '\n'.join(problems), pytrace=False)
 
 
+@pytest.fixture
+def fresh(env):
+    """make(name, **server_options) starts a server of the test's own; all are stopped after
+    the test."""
+    made = []
+
+    def make(name, **kw):
+        s = env.httpd('%s-%d' % (name, len(env.servers)), **kw)
+        s.start()
+        made.append(s)
+        return s
+    yield make
+    for s in made:
+        s.stop()
+
+
 @pytest.fixture(autouse=True)
 def _error_log_check(request, env):
     """Fails the test on [error]/[crit]/[alert]/[emerg] or crash lines its servers logged,

@@ -105,3 +105,17 @@ def test_pool_message_names_the_range(env):
     rc, out = env.apachectl_t('ProfileDatabasePool 1 5000')
     assert rc != 0
     assert '1024' in out, out
+
+
+def test_unparseable_database_string_fails_without_echoing_it(env):
+    rc, out = env.apachectl_t('ProfileDatabase "host=127.0.0.1 password=TopSecret99 dbname"')
+    assert rc != 0, out
+    assert 'ProfileDatabase:' in out and 'libpq connection string' in out, out
+    assert 'TopSecret99' not in out, out
+
+
+@pytest.mark.parametrize('value', ['profile', 'postgresql://u@127.0.0.1/profile',
+                                   'host=127.0.0.1 dbname=profile'])
+def test_database_string_forms_pass(env, value):
+    rc, out = env.apachectl_t('ProfileDatabase "%s"' % value)
+    assert rc == 0, out

@@ -47,20 +47,6 @@ class FakeSidecar:
         self.httpd.server_close()
 
 
-@pytest.fixture
-def servers(env):
-    made = []
-
-    def make(name, **kw):
-        s = env.httpd('%s-%d' % (name, len(env.servers)), **kw)
-        s.start()
-        made.append(s)
-        return s
-    yield make
-    for s in made:
-        s.stop()
-
-
 def detailed(server):
     t0 = time.monotonic()
     r = server.get('/monitoring/detailed')
@@ -69,9 +55,9 @@ def detailed(server):
 
 
 @pytest.mark.allow_errors(PROBE_LINES)
-def test_redis_healthy_then_stopped_then_back(env, servers):
+def test_redis_healthy_then_stopped_then_back(env, fresh):
     redis = env.redis_start()
-    s = servers('redis', redis_url=redis.url())
+    s = fresh('redis', redis_url=redis.url())
     r, j, _ = detailed(s)
     assert r.status_code == 200, r.text
     assert j['status'] == 'healthy', j
@@ -93,15 +79,15 @@ def test_redis_healthy_then_stopped_then_back(env, servers):
 
 
 @pytest.mark.allow_errors(PROBE_LINES)
-def test_redis_password(env, servers):
+def test_redis_password(env, fresh):
     redis = env.redis('redis-auth', password='S3cretRedisPw')
     redis.start()
-    good = servers('redis-auth-good', redis_url=redis.url())
+    good = fresh('redis-auth-good', redis_url=redis.url())
     r, j, _ = detailed(good)
     assert j['components']['redis']['status'] == 'healthy', j
     assert 'S3cretRedisPw' not in r.text
 
-    bad = servers('redis-auth-bad', redis_url='redis://:wrong@127.0.0.1:%d/0' % redis.port)
+    bad = fresh('redis-auth-bad', redis_url='redis://:wrong@127.0.0.1:%d/0' % redis.port)
     r, j, _ = detailed(bad)
     assert r.status_code == 200
     assert j['status'] == 'degraded'
@@ -112,8 +98,8 @@ def test_redis_password(env, servers):
 
 
 @pytest.mark.allow_errors(PROBE_LINES)
-def test_sidecar_closed_port_is_degraded(env, servers):
-    s = servers('sidecar-closed', sidecar_url='http://127.0.0.1:%d' % free_port())
+def test_sidecar_closed_port_is_degraded(env, fresh):
+    s = fresh('sidecar-closed', sidecar_url='http://127.0.0.1:%d' % free_port())
     r, j, elapsed = detailed(s)
     assert elapsed < 15
     assert r.status_code == 200, r.text
@@ -124,10 +110,10 @@ def test_sidecar_closed_port_is_degraded(env, servers):
     assert 'redis' not in j['components']
 
 
-def test_sidecar_healthy_probes_health_path(env, servers):
+def test_sidecar_healthy_probes_health_path(env, fresh):
     fake = FakeSidecar()
     try:
-        s = servers('sidecar-ok', sidecar_url='http://127.0.0.1:%d/base/' % fake.port)
+        s = fresh('sidecar-ok', sidecar_url='http://127.0.0.1:%d/base/' % fake.port)
         r, j, _ = detailed(s)
         assert r.status_code == 200, r.text
         assert j['status'] == 'healthy', j
@@ -138,10 +124,10 @@ def test_sidecar_healthy_probes_health_path(env, servers):
 
 
 @pytest.mark.allow_errors(PROBE_LINES)
-def test_sidecar_error_status_is_degraded(env, servers):
+def test_sidecar_error_status_is_degraded(env, fresh):
     fake = FakeSidecar(status=500)
     try:
-        s = servers('sidecar-500', sidecar_url='http://127.0.0.1:%d' % fake.port)
+        s = fresh('sidecar-500', sidecar_url='http://127.0.0.1:%d' % fake.port)
         r, j, _ = detailed(s)
         assert r.status_code == 200
         assert j['status'] == 'degraded', j
@@ -152,11 +138,11 @@ def test_sidecar_error_status_is_degraded(env, servers):
 
 
 @pytest.mark.allow_errors(PROBE_LINES)
-def test_hanging_sidecar_times_out(env, servers):
+def test_hanging_sidecar_times_out(env, fresh):
     """A sidecar that accepts but never answers costs at most the probe timeout."""
     fake = FakeSidecar(hang=True)
     try:
-        s = servers('sidecar-hang', sidecar_url='http://127.0.0.1:%d' % fake.port,
+        s = fresh('sidecar-hang', sidecar_url='http://127.0.0.1:%d' % fake.port,
                     extra_conf='ProfileDatabaseTimeout 2')
         r, j, elapsed = detailed(s)
         assert elapsed < 12, 'the probe waited %.1f s' % elapsed
@@ -168,13 +154,13 @@ def test_hanging_sidecar_times_out(env, servers):
 
 
 @pytest.mark.allow_errors(PROBE_LINES)
-def test_hanging_redis_times_out(env, servers):
+def test_hanging_redis_times_out(env, fresh):
     """A TCP peer that never speaks Redis must not hang /monitoring/detailed."""
     lsock = socket.socket()
     lsock.bind(('127.0.0.1', 0))
     lsock.listen(16)
     try:
-        s = servers('redis-hang', redis_url='redis://127.0.0.1:%d/0' % lsock.getsockname()[1],
+        s = fresh('redis-hang', redis_url='redis://127.0.0.1:%d/0' % lsock.getsockname()[1],
                     extra_conf='ProfileDatabaseTimeout 2')
         r, j, elapsed = detailed(s)
         assert elapsed < 12, 'the probe waited %.1f s' % elapsed

@@ -55,20 +55,6 @@ def delta(after, before, label):
     return {k: a[k] - b[k] for k in a}
 
 
-@pytest.fixture
-def fresh(env, request):
-    servers = []
-
-    def make(name, **kw):
-        s = env.httpd('%s-%d' % (name, len(env.servers)), **kw)
-        s.start()
-        servers.append(s)
-        return s
-    yield make
-    for s in servers:
-        s.stop()
-
-
 def test_counts_by_route_and_class(fresh):
     s = fresh('metrics-count')
     m0 = settled_metrics(s)
