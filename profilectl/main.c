@@ -21,17 +21,35 @@ typedef struct {
     const char *sql_dir;
     const char *command;
     int status;
+    profile_ctl_user_args_t user;
 } profile_ctl_args_t;
 
 static void usage(FILE *f)
 {
     fprintf(f,
         "usage: profilectl [--conf FILE] [--database CONNINFO] [--sql-dir DIR] migrate [--status]\n"
+        "       profilectl [--conf FILE] [--database CONNINFO] user add --username NAME\n"
+        "                  --email EMAIL (--password-stdin | --password PASSWORD)\n"
+        "                  [--admin | --role ROLE] [--hash m=KIB,t=N,p=N] [--if-missing]\n"
         "       profilectl --help | --version\n"
         "\n"
         "Commands:\n"
         "  migrate             apply the pending migrations, each in its own transaction\n"
         "  migrate --status    list every migration as applied or pending; changes nothing\n"
+        "  user add            create an account; the schema must be current. An existing\n"
+        "                      username (compared case-insensitively) is an error\n"
+        "\n"
+        "Options of user add:\n"
+        "  --username NAME     3 to 32 of A-Z a-z 0-9 _ . -\n"
+        "  --email EMAIL       the account's address, unique case-insensitively\n"
+        "  --password-stdin    read the password from the first line of standard input\n"
+        "  --password PASSWORD take it from the command line (other local users can see it)\n"
+        "  --admin             the same as --role admin\n"
+        "  --role ROLE         admin, user (default) or readonly\n"
+        "  --hash m=KIB,t=N,p=N\n"
+        "                      argon2id parameters (default m=19456,t=2,p=1); a hash made with\n"
+        "                      other ones than ProfilePasswordHashing is redone at login\n"
+        "  --if-missing        when the username exists, change nothing and exit 0\n"
         "\n"
         "Options:\n"
         "  --database CONNINFO libpq connection string or postgresql:// URI\n"
@@ -39,6 +57,7 @@ static void usage(FILE *f)
         "                      (an httpd configuration file; Include is not followed)\n"
         "  --sql-dir DIR       the migrations, files named NNN_name.sql\n"
         "                      (default " PROFILE_SQL_DIR ")\n"
+        "These options go before the command.\n"
         "\n"
         "The database is --database, else --conf FILE, else the environment variable\n"
         "PROFILE_DATABASE. Exit status: 0 success, 1 failure, 2 usage error.\n");
@@ -102,6 +121,11 @@ static int parse_args(int argc, char **argv, profile_ctl_args_t *a)
             return usage_error("unknown option '%s'", argv[i]);
         else if (a->command)
             return usage_error("unexpected argument '%s'", argv[i]);
+        else if (!strcmp(argv[i], "user")) {
+            /* Everything after "user" belongs to it. */
+            a->command = argv[i];
+            return profile_ctl_user_parse(argc - i - 1, argv + i + 1, &a->user);
+        }
         else if (strcmp(argv[i], "migrate") != 0)
             return usage_error("unknown command '%s'", argv[i]);
         else
@@ -170,27 +194,32 @@ static PGconn *connect_db(const char *conninfo, const char *source)
 
 int main(int argc, char **argv)
 {
-    profile_ctl_args_t a = { NULL, NULL, PROFILE_SQL_DIR, NULL, 0 };
-    profile_ctl_migration_t *list;
+    profile_ctl_args_t a = { NULL, NULL, PROFILE_SQL_DIR, NULL, 0, { 0 } };
+    profile_ctl_migration_t *list = NULL;
     const char *source = NULL;
     char *conninfo;
     PGconn *conn;
-    size_t n;
-    int rc = parse_args(argc, argv, &a);
+    size_t n = 0;
+    int migrate, rc = parse_args(argc, argv, &a);
 
     if (rc >= 0)
         return rc;
-    if (profile_ctl_sqldir_list(a.sql_dir, &list, &n) != 0)
+    migrate = !strcmp(a.command, "migrate");
+    if (migrate && profile_ctl_sqldir_list(a.sql_dir, &list, &n) != 0)
         return PROFILE_CTL_EXIT_FAILURE;
     rc = PROFILE_CTL_EXIT_FAILURE;
     if ((conninfo = choose_database(&a, &source))) {
         if ((conn = connect_db(conninfo, source))) {
-            rc = a.status ? profile_ctl_migrate_status(conn, list, n)
-                          : profile_ctl_migrate(conn, list, n);
+            if (!migrate)
+                rc = profile_ctl_user_add(conn, &a.user);
+            else
+                rc = a.status ? profile_ctl_migrate_status(conn, list, n)
+                              : profile_ctl_migrate(conn, list, n);
             PQfinish(conn);
         }
         free(conninfo);
     }
-    profile_ctl_sqldir_free(list, n);
+    if (migrate)
+        profile_ctl_sqldir_free(list, n);
     return rc;
 }

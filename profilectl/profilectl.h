@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <libpq-fe.h>
 
+#include "auth/password.h"
+#include "auth/principal.h"
+
 #define PROFILE_CTL_EXIT_OK      0
 #define PROFILE_CTL_EXIT_FAILURE 1
 #define PROFILE_CTL_EXIT_USAGE   2
@@ -37,5 +40,22 @@ void profile_ctl_sqldir_free(profile_ctl_migration_t *list, size_t n);
 /* migrate.c: both return an exit status and print what they did. */
 int profile_ctl_migrate(PGconn *conn, const profile_ctl_migration_t *list, size_t n);
 int profile_ctl_migrate_status(PGconn *conn, const profile_ctl_migration_t *list, size_t n);
+
+/* user.c: `user add`. */
+typedef struct {
+    const char *username;
+    const char *email;
+    profile_role_t role;
+    profile_argon2_params_t hash;
+    int if_missing;            /* an existing username is success, not an error */
+    char password[PROFILE_PASSWORD_MAX_BYTES + 2]; /* room for a line end read from stdin */
+} profile_ctl_user_args_t;
+
+/* The words after "user" (argv[0] is the subcommand); reads the password from stdin when
+ * asked to. -1 to go on, else the exit status after printing why. */
+int profile_ctl_user_parse(int argc, char **argv, profile_ctl_user_args_t *a);
+/* Checks the schema, hashes the password, inserts the user; returns an exit status. Wipes
+ * the password from a. */
+int profile_ctl_user_add(PGconn *conn, profile_ctl_user_args_t *a);
 
 #endif
