@@ -1,6 +1,7 @@
 /* mod_profile: the Profile & Engagement API inside httpd. This file holds only the
  * module structure and hook registration; each concern lives in its own directory. */
 #include "profile.h"
+#include "auth/authn.h"
 #include "config/config.h"
 #include "lifecycle/lifecycle.h"
 #include "metrics/metrics_shm.h"
@@ -8,10 +9,17 @@
 
 static void profile_register_hooks(apr_pool_t *p)
 {
-    (void)p;
+    ap_hook_check_config(profile_auth_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(profile_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(profile_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(profile_post_read_request, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_authn(profile_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_note_auth_failure(profile_authn_note_failure, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "profile-role", AUTHZ_PROVIDER_VERSION,
+                              &profile_authz_role_provider, AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "profile-scope", AUTHZ_PROVIDER_VERSION,
+                              &profile_authz_scope_provider, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_handler(profile_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(profile_metrics_log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -16,6 +16,7 @@ void *profile_create_server_config(apr_pool_t *p, server_rec *s)
     c->db_pool_min = PROFILE_UNSET;
     c->db_pool_max = PROFILE_UNSET;
     c->db_timeout_s = PROFILE_UNSET;
+    profile_auth_config_init(&c->auth);
     return c;
 }
 
@@ -30,6 +31,7 @@ void *profile_merge_server_config(apr_pool_t *p, void *base_, void *add_)
     c->redis_url = MERGE_PTR(redis_url);
     c->redis = add->redis_url ? add->redis : base->redis;
     c->sidecar_url = MERGE_PTR(sidecar_url);
+    profile_auth_config_merge(&base->auth, &add->auth, &c->auth);
     /* db_pool is made per process in child_init, never merged. */
     return c;
 }
@@ -199,5 +201,6 @@ const command_rec profile_directives[] = {
                   "redis://[:password@]host[:port][/db] or unix:///path[?db=N] (optional)"),
     AP_INIT_TAKE1("ProfileSidecar", set_sidecar, NULL, RSRC_CONF,
                   "http://host:port of the live-capture sidecar (optional)"),
+    PROFILE_AUTH_DIRECTIVES,
     { NULL }
 };

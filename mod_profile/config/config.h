@@ -6,6 +6,7 @@
 
 #include "profile.h"
 #include "config/parse.h"
+#include "config/auth_config.h"
 
 #define PROFILE_UNSET (-1)
 
@@ -24,6 +25,7 @@ typedef struct {
     const char *redis_url;     /* as written, NULL when unset */
     const profile_redis_target_t *redis; /* parsed redis_url, NULL when unset */
     const char *sidecar_url;   /* NULL when unset */
+    profile_auth_config_t auth;
     profile_db_pool_t *db_pool;/* per-process pool, made in child_init */
 } profile_server_config_t;
 

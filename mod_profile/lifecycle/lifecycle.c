@@ -6,6 +6,8 @@
 #include <http_core.h>
 
 #include "lifecycle/lifecycle.h"
+#include "auth/authn.h"
+#include "auth/hash_gate.h"
 #include "config/config.h"
 #include "metrics/metrics_shm.h"
 #include "store/pg_pool.h"
@@ -35,6 +37,13 @@ int profile_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, 
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
     init_curl_once(s);
+    for (server_rec *vs = s; vs; vs = vs->next) {
+        const char *err = profile_auth_config_finish(pconf, vs, &profile_server_config(vs)->auth);
+        if (err) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, vs, APLOGNO(10491) "%s", err);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
     rv = profile_metrics_shm_setup(s);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, APLOGNO(10490)
@@ -54,6 +63,8 @@ static const char *pool_key(apr_pool_t *p, const profile_server_config_t *c)
 void profile_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_hash_t *pools = apr_hash_make(pchild);
+    profile_auth_child_init(pchild, s);
+    profile_hash_gate_init(pchild, profile_auth_hash_concurrency(&profile_server_config(s)->auth));
     for (; s; s = s->next) {
         profile_server_config_t *c = profile_server_config(s);
         const char *key;

@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 #include <string.h>
 
+#include "auth/authn.h"
 #include "routes/dispatch.h"
 #include "routes/request.h"
 #include "routes/routes.h"
@@ -15,7 +16,10 @@ int profile_post_read_request(request_rec *r)
     profile_request_t *pr;
     const char *incoming;
 
-    if (r->main || r->prev || !profile_engine_enabled(profile_dir_config(r)))
+    if (r->main || r->prev)
+        return DECLINED;
+    profile_authn_sanitize_request(r);
+    if (!profile_engine_enabled(profile_dir_config(r)))
         return DECLINED;
     pr = profile_request_get(r);
     incoming = apr_table_get(r->headers_in, PROFILE_REQUEST_ID_HEADER);
@@ -26,6 +30,39 @@ int profile_post_read_request(request_rec *r)
     apr_table_setn(r->notes, "profile-request-id", pr->request_id);
     apr_table_setn(r->err_headers_out, PROFILE_REQUEST_ID_HEADER, pr->request_id);
     return DECLINED;
+}
+
+/* The route's own minimum, enforced whatever the configuration around it says. */
+static int authorize_route(profile_request_t *pr)
+{
+    profile_authn_failure_t why;
+    int status;
+
+    if (pr->route->auth == PROFILE_AUTH_PUBLIC)
+        return OK;
+    status = profile_authenticate(pr->r, &pr->principal, &why);
+    if (status == HTTP_SERVICE_UNAVAILABLE) {
+        profile_send_unavailable(pr, why.retry_after_s, "%s", why.description);
+        return DONE;
+    }
+    if (status != OK) {
+        profile_authn_challenge(pr->r, &why);
+        profile_send_error(pr, HTTP_UNAUTHORIZED, why.error ? why.error : "unauthorized", NULL,
+                           "%s", why.description);
+        return DONE;
+    }
+    if (!profile_scopes_cover(pr->principal->scopes, pr->route->scopes)) {
+        int n;
+        const char **names = profile_scopes_names(pr->r->pool, pr->route->scopes, &n);
+        json_t *needed = json_array();
+        while (n-- > 0)
+            json_array_insert_new(needed, 0, json_string(names[n]));
+        profile_send_error(pr, HTTP_FORBIDDEN, "forbidden", json_pack("{s:o}", "required_scopes",
+                                                                      needed),
+                           "This credential lacks a scope the endpoint requires");
+        return DONE;
+    }
+    return OK;
 }
 
 static int unsupported_api_version(profile_request_t *pr)
@@ -78,7 +115,7 @@ int profile_handler(request_rec *r)
                                   json_pack("{s:[s]}", "supported", PROFILE_API_VERSION),
                                   "API-Version must be %s (the versions this server speaks)",
                                   PROFILE_API_VERSION);
-    if (profile_body_read_json(pr) != OK)
+    if (authorize_route(pr) != OK || profile_body_read_json(pr) != OK)
         return OK;
     return pr->route->handler(pr);
 }

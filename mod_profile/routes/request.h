@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include "config/config.h"
 #include "routes/router.h"
+#include "auth/principal.h"
 
 typedef struct profile_request_t {
     request_rec *r;
@@ -15,6 +16,7 @@ typedef struct profile_request_t {
     int route_index;               /* profile_route_count when unmatched */
     apr_table_t *params;           /* path captures */
     json_t *body;                  /* parsed JSON body or NULL; freed by an r->pool cleanup */
+    const profile_principal_t *principal; /* set for routes that need authentication */
 } profile_request_t;
 
 /* The state of r, created on first use (post_read_request creates it for every request). */

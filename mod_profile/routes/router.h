@@ -9,8 +9,7 @@
 /* The least a caller must prove before the handler runs. */
 typedef enum {
     PROFILE_AUTH_PUBLIC = 0,
-    PROFILE_AUTH_PRINCIPAL,    /* any authenticated key or user */
-    PROFILE_AUTH_ADMIN
+    PROFILE_AUTH_PRINCIPAL     /* an authenticated key or user holding the route's scopes */
 } profile_auth_level_t;
 
 #define PROFILE_API_PREFIX "/api/v1"
@@ -25,6 +24,7 @@ typedef struct {
     const char *pattern;       /* segments, "{name}" captures one segment */
     profile_handler_fn handler;
     profile_auth_level_t auth;
+    unsigned scopes;           /* PROFILE_SCOPE_* bits the principal needs (auth/principal.h) */
 } profile_route_t;
 
 typedef enum {

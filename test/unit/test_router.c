@@ -13,10 +13,10 @@
 static apr_pool_t *pool;
 
 static const profile_route_t routes[] = {
-    { M_GET, "/healthcheck", NULL, PROFILE_AUTH_PUBLIC },
-    { M_GET, "/profile/{username}", NULL, PROFILE_AUTH_PRINCIPAL },
-    { M_POST, "/sessions/{id}/comments", NULL, PROFILE_AUTH_PRINCIPAL },
-    { M_GET, "/sessions/{id}/comments", NULL, PROFILE_AUTH_PRINCIPAL },
+    { M_GET, "/healthcheck", NULL, PROFILE_AUTH_PUBLIC, 0 },
+    { M_GET, "/profile/{username}", NULL, PROFILE_AUTH_PRINCIPAL, 0 },
+    { M_POST, "/sessions/{id}/comments", NULL, PROFILE_AUTH_PRINCIPAL, 0 },
+    { M_GET, "/sessions/{id}/comments", NULL, PROFILE_AUTH_PRINCIPAL, 0 },
 };
 #define N ((int)(sizeof(routes) / sizeof(routes[0])))
 
