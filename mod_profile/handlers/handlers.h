@@ -14,4 +14,31 @@ int profile_handle_monitoring_ping(profile_request_t *pr);
 int profile_handle_monitoring_detailed(profile_request_t *pr);
 int profile_handle_monitoring_metrics(profile_request_t *pr);
 
+/* handlers/auth.c */
+int profile_handle_auth_register(profile_request_t *pr);
+int profile_handle_auth_login(profile_request_t *pr);
+int profile_handle_auth_refresh(profile_request_t *pr);
+int profile_handle_auth_logout(profile_request_t *pr);
+
+/* handlers/account.c */
+int profile_handle_auth_me(profile_request_t *pr);
+int profile_handle_auth_me_update(profile_request_t *pr);
+int profile_handle_auth_sessions(profile_request_t *pr);
+int profile_handle_auth_session_delete(profile_request_t *pr);
+
+/* handlers/keys.c */
+int profile_handle_keys_list(profile_request_t *pr);
+int profile_handle_keys_generate(profile_request_t *pr);
+int profile_handle_keys_revoke(profile_request_t *pr);
+int profile_handle_keys_rotate(profile_request_t *pr);
+
+/* handlers/users.c */
+int profile_handle_users_list(profile_request_t *pr);
+int profile_handle_user_get(profile_request_t *pr);
+int profile_handle_user_update(profile_request_t *pr);
+int profile_handle_user_delete(profile_request_t *pr);
+
+/* handlers/audit.c */
+int profile_handle_admin_audit(profile_request_t *pr);
+
 #endif

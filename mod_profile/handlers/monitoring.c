@@ -8,6 +8,7 @@
 #include <http_main.h>
 #include <scoreboard.h>
 
+#include "handlers/handler_util.h"
 #include "handlers/handlers.h"
 #include "lifecycle/lifecycle.h"
 #include "metrics/metrics_shm.h"
@@ -236,32 +237,10 @@ int profile_handle_monitoring_detailed(profile_request_t *pr)
                                        "components", components));
 }
 
-/* The raw value of query parameter name (first occurrence), "" when it has no '=', NULL
- * when absent. */
-static char *query_param(apr_pool_t *p, const char *args, const char *name)
-{
-    apr_size_t len = strlen(name);
-
-    while (args && *args) {
-        apr_size_t seg = strcspn(args, "&");
-
-        if (seg >= len && strncmp(args, name, len) == 0) {
-            if (seg == len)
-                return apr_pstrdup(p, "");
-            if (args[len] == '=')
-                return apr_pstrndup(p, args + len + 1, seg - len - 1);
-        }
-        args += seg;
-        if (*args == '&')
-            args++;
-    }
-    return NULL;
-}
-
 /* ?time_window=: 0 with *minutes set, or -1 with *bad pointing at the rejected value. */
 static int time_window(request_rec *r, int *minutes, const char **bad)
 {
-    char *raw = query_param(r->pool, r->args, TIME_WINDOW_PARAM);
+    char *raw = profile_query_param(r->pool, r->args, TIME_WINDOW_PARAM);
     long v;
 
     *minutes = TIME_WINDOW_DEFAULT;
