@@ -1,6 +1,7 @@
 """pytest fixtures: one ProfileEnv per session, and the error log check after every test."""
 import atexit
 import os
+import re
 import signal
 import sys
 
@@ -59,6 +60,39 @@ def fresh(env):
     yield make
     for s in made:
         s.stop()
+
+
+@pytest.fixture(scope='module')
+def module_server(env):
+    """make(name, allow=(regex, …), **server_options) starts a server shared by the tests of
+    one module; all are stopped after the module. Lines its start logged are checked right
+    away (allow: lines expected at start)."""
+    made = []
+
+    def make(name, allow=(), **kw):
+        s = env.httpd('%s-%d' % (name, len(env.servers)), **kw)
+        s.start()
+        made.append(s)
+        s.checked = s.error_log_mark()
+        bad = env.unexpected_lines(s.error_log_text(), allowed=[re.compile(a) for a in allow])
+        if bad:
+            pytest.fail('%s logged at start:\n%s' % (s.name, '\n'.join(bad)), pytrace=False)
+        return s
+    yield make
+    for s in made:
+        s.stop()
+
+
+@pytest.fixture
+def admin(env):
+    """The session's admin account (logged in)."""
+    return env.admin
+
+
+@pytest.fixture
+def user(env):
+    """A fresh account of role user, logged in on the session server."""
+    return env.new_user()
 
 
 @pytest.fixture(autouse=True)

@@ -5,9 +5,15 @@ cluster, any number of httpd server roots (each with its own generated httpd.con
 logs and copy of the built module) and, on demand, private Redis servers. Every process
 it starts is stopped by ProfileEnv.close(), also when tests fail.
 """
+import base64
 import glob
+import hashlib
+import hmac
+import itertools
+import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -23,6 +29,13 @@ APACHE2 = os.environ.get('APACHE2', '/usr/sbin/apache2')
 APACHE_MODULES = os.environ.get('APACHE_MODULES', '/usr/lib/apache2/modules')
 PROFILECTL = os.environ.get('PROFILECTL', os.path.join(BUILD, 'profilectl'))
 IS_ROOT = os.geteuid() == 0
+# The shipped list of common passwords (installed under <prefix>/share/mod_profile).
+BLOCKLIST = os.path.join(REPO, 'conf', 'common-passwords.txt')
+
+# Static service keys (ProfileAPIKey) every test server knows: (key, name, scopes).
+STATIC_ADMIN = ('static-admin-key-0123456789abcdef', 'ops', ('admin',))
+STATIC_READER = ('static-reader-key-0123456789abcdef', 'reader', ('profiles:read',))
+STATIC_KEYS = (STATIC_ADMIN, STATIC_READER)
 
 # Lines that fail a test when they show up in an error log while it runs.
 BAD_LINE = re.compile(
@@ -223,7 +236,12 @@ class HttpdServer:
     """One httpd with its own server root, generated httpd.conf and logs."""
 
     def __init__(self, env, name, mpm='event', extra_conf='', database=True, redis_url=None,
-                 sidecar_url=None, log_level='warn profile:info', mpm_conf=None):
+                 sidecar_url=None, log_level='warn profile:info', mpm_conf=None, jwt_secret=True,
+                 auth_conf=True, modules=()):
+        """jwt_secret: True for the session's secret, a string for another one, None for no
+        HS256 secret (e.g. when extra_conf configures RS256). auth_conf: the test defaults
+        (registration open, 8-byte passwords, the repo's blocklist, the static keys).
+        modules: more httpd modules to load, e.g. ('proxy', 'proxy_http')."""
         self.env = env
         self.name = name
         self.root = os.path.join(env.base, name)
@@ -240,6 +258,9 @@ class HttpdServer:
         self.sidecar_url = sidecar_url
         self.log_level = log_level
         self.mpm_conf = mpm_conf
+        self.jwt_secret = env.jwt_secret if jwt_secret is True else jwt_secret
+        self.auth_conf = auth_conf
+        self.modules = tuple(modules)
         self.pid = None
         self.checked = 0           # error log offset up to which the per-test check has run
         for d in ('conf', 'logs', 'modules'):
@@ -267,6 +288,12 @@ class HttpdServer:
             'Listen 127.0.0.1:%d' % self.port,
             'LoadModule mpm_%s_module %s/mod_mpm_%s.so' % (self.mpm, APACHE_MODULES, self.mpm),
             'LoadModule authz_core_module %s/mod_authz_core.so' % APACHE_MODULES,
+            # AuthType and Require valid-user, for the AuthType Profile front end
+            'LoadModule authn_core_module %s/mod_authn_core.so' % APACHE_MODULES,
+            'LoadModule authz_user_module %s/mod_authz_user.so' % APACHE_MODULES,
+        ]
+        lines += ['LoadModule %s_module %s/mod_%s.so' % (m, APACHE_MODULES, m) for m in self.modules]
+        lines += [
             'LoadModule profile_module "%s/modules/mod_profile.so"' % self.root,
         ]
         if IS_ROOT:
@@ -276,6 +303,8 @@ class HttpdServer:
             'Timeout 30',
             'KeepAlive On',
             'KeepAliveTimeout 5',
+            # Lets a 9 KiB bearer token reach the module, whose own 8 KiB limit must refuse it.
+            'LimitRequestFieldSize 16384',
             'ErrorLog "%s"' % self.error_log,
             'LogLevel %s' % self.log_level,
             'ErrorLogFormat "[%{u}t] [%-m:%l] [pid %P:tid %T] [req\\ %L] [client\\ %-a] %M"',
@@ -293,6 +322,13 @@ class HttpdServer:
             lines.append('ProfileRedis "%s"' % self.redis_url)
         if self.sidecar_url:
             lines.append('ProfileSidecar "%s"' % self.sidecar_url)
+        if self.auth_conf:
+            lines += ['ProfileRegistration open', 'ProfilePasswordMinLength 8']
+            if os.path.isfile(BLOCKLIST):
+                lines.append('ProfilePasswordBlocklist "%s"' % BLOCKLIST)
+            lines += [static_key_line(*k) for k in STATIC_KEYS]
+        if self.jwt_secret:
+            lines.append('ProfileJWTSecret "%s"' % self.jwt_secret)
         lines += [self.extra_conf, extra]
         return '\n'.join(lines) + '\n'
 
@@ -390,6 +426,15 @@ class HttpdServer:
         kw.setdefault('timeout', 30)
         return requests.request(method, self.url + path, **kw)
 
+    def call(self, method, path, auth=None, body=None, headers=None, **kw):
+        """An API request; auth is a User, a key string ("pk_…" or a static key, sent as
+        X-API-Key) or ('bearer', token); body is sent as JSON."""
+        h = dict(auth_headers(auth))
+        h.update(headers or {})
+        if body is not None:
+            kw['json'] = body
+        return self.request(method, path, headers=h, **kw)
+
     def error_log_mark(self):
         try:
             return os.path.getsize(self.error_log)
@@ -418,6 +463,178 @@ class HttpdServer:
         return ''.join(self.error_log_text().splitlines(True)[-n:])
 
 
+class User:
+    """An account of the test session and its current tokens."""
+
+    def __init__(self, env, username, email, password, role='user', server=None):
+        self.env = env
+        self.username = username
+        self.email = email
+        self.password = password
+        self.role = role
+        self.server = server or env.server
+        self.id = None
+        self.access = None
+        self.refresh = None
+        self.logged_in_at = 0.0
+
+    def login(self, server=None):
+        """Logs in (raising unless 200) and keeps the tokens; returns the answer's JSON."""
+        r = (server or self.server).call('POST', '/auth/login',
+                                         body={'username': self.username, 'password': self.password})
+        if r.status_code != 200:
+            raise AssertionError('login of %s: %d %s' % (self.username, r.status_code, r.text))
+        j = r.json()
+        self.access, self.refresh = j['access_token'], j['refresh_token']
+        self.logged_in_at = time.monotonic()
+        if self.id is None:
+            self.id = int(jwt_decode(self.access)[1]['sub'])
+        return j
+
+    def bearer(self):
+        """A usable access token (logs in again when the last one is older than 10 minutes)."""
+        if self.access is None or time.monotonic() - self.logged_in_at > 600:
+            self.login()
+        return self.access
+
+    def headers(self):
+        return {'Authorization': 'Bearer ' + self.bearer()}
+
+    def call(self, method, path, body=None, server=None, **kw):
+        return (server or self.server).call(method, path, auth=self, body=body, **kw)
+
+
+def auth_headers(auth):
+    if auth is None:
+        return {}
+    if isinstance(auth, User):
+        return auth.headers()
+    if isinstance(auth, tuple) and auth[0] == 'bearer':
+        return {'Authorization': 'Bearer ' + auth[1]}
+    if isinstance(auth, str):
+        return {'X-API-Key': auth}
+    raise TypeError('auth must be a User, a key or (\'bearer\', token)')
+
+
+def expect_error(r, status, code):
+    """Asserts r is the API's error JSON with this status and code; returns the JSON."""
+    assert r.status_code == status, (r.status_code, r.headers, r.text)
+    assert r.headers.get('Content-Type', '').startswith('application/json'), r.headers
+    j = r.json()
+    assert j.get('error') == code, j
+    assert j.get('status') == status, j
+    for k in ('message', 'details', 'timestamp', 'path', 'correlation_id'):
+        assert k in j, j
+    return j
+
+
+# Revocations (logout, key revocation, deactivation, role change) reach every process within this.
+REVOCATION_DELAY = 2.0
+
+
+def after_revocation(server, auth, since, n=6, path='/auth/me'):
+    """Statuses of n requests with auth, each on its own connection (so any process may take
+    it), made once REVOCATION_DELAY has passed since `since` (a time.monotonic() taken just
+    before the revoking request was sent)."""
+    delay = since + REVOCATION_DELAY - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+    return [server.call('GET', path, auth=auth, headers={'Connection': 'close'}).status_code
+            for _ in range(n)]
+
+
+def wait_for(predicate, timeout, interval=0.1):
+    """Polls predicate until it is true or timeout seconds passed; returns its last value."""
+    return _wait(predicate, timeout, interval)
+
+
+# ---------------------------------------------------------------- keys and tokens
+
+APIKEY = re.compile(r'^pk_([A-Za-z0-9]{12})_([A-Za-z0-9]{32})_([A-Za-z0-9]{6})$')
+_B62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+
+
+def apikey_with_check(body):
+    """body ("pk_<id>_<secret>") plus its check: CRC-32 in 6 base-62 digits."""
+    import zlib
+    v = zlib.crc32(body.encode())
+    digits = ''
+    for _ in range(6):
+        digits = _B62[v % 62] + digits
+        v //= 62
+    return body + '_' + digits
+
+def sha256_hex(text):
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def static_key_line(key, name, scopes):
+    return 'ProfileAPIKey %s %s %s' % (sha256_hex(key), name, ' '.join(scopes))
+
+
+def b64url(data):
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.urlsafe_b64encode(data).rstrip(b'=').decode()
+
+
+def b64url_decode(text):
+    return base64.urlsafe_b64decode(text + '=' * (-len(text) % 4))
+
+
+def jwt_decode(token):
+    """(header, claims) of a JWT, without verifying anything."""
+    h, p = token.split('.')[:2]
+    return json.loads(b64url_decode(h)), json.loads(b64url_decode(p))
+
+
+_HMAC = {'HS256': hashlib.sha256, 'HS384': hashlib.sha384, 'HS512': hashlib.sha512}
+
+
+def jwt_hs(claims, secret, alg='HS256', header=None):
+    """A JWT signed with HMAC (alg HS256/384/512) under secret (str or bytes)."""
+    header = header if header is not None else {'alg': alg, 'typ': 'JWT'}
+    if isinstance(secret, str):
+        secret = secret.encode()
+    signing_input = b64url(json.dumps(header, separators=(',', ':'))) + '.' + \
+        b64url(json.dumps(claims, separators=(',', ':')))
+    sig = hmac.new(secret, signing_input.encode(), _HMAC[alg]).digest()
+    return signing_input + '.' + b64url(sig)
+
+
+def jwt_unsigned(claims, alg='none'):
+    header = {'alg': alg, 'typ': 'JWT'}
+    return b64url(json.dumps(header)) + '.' + b64url(json.dumps(claims)) + '.'
+
+
+def jwt_rs256(claims, private_pem, header=None):
+    """A JWT signed RS256 with the PEM private key file private_pem (openssl dgst)."""
+    header = header if header is not None else {'alg': 'RS256', 'typ': 'JWT'}
+    signing_input = b64url(json.dumps(header, separators=(',', ':'))) + '.' + \
+        b64url(json.dumps(claims, separators=(',', ':')))
+    p = subprocess.run(['openssl', 'dgst', '-sha256', '-sign', private_pem],
+                       input=signing_input.encode(), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30, check=True)
+    return signing_input + '.' + b64url(p.stdout)
+
+
+def openssl_keypair(directory, kind):
+    """(private.pem, public.pem) of a fresh RSA 2048 ('rsa') or P-256 ('ec') key pair."""
+    os.makedirs(directory, exist_ok=True)
+    priv = os.path.join(directory, '%s-private.pem' % kind)
+    pub = os.path.join(directory, '%s-public.pem' % kind)
+    if kind == 'rsa':
+        gen = ['openssl', 'genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048']
+    else:
+        gen = ['openssl', 'genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']
+    subprocess.run(gen + ['-out', priv], check=True, timeout=60,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(['openssl', 'pkey', '-in', priv, '-pubout', '-out', pub], check=True,
+                   timeout=60, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.chmod(priv, 0o644)           # httpd reads it as root at start; children never need it
+    return priv, pub
+
+
 class ProfileEnv:
     """Everything one test session runs: PostgreSQL, httpd servers, Redis servers."""
 
@@ -437,6 +654,11 @@ class ProfileEnv:
         self.mpm = os.environ.get('MPM', 'event')
         self.closed = False
         self.shared_redis = None
+        # HS256 secret of every test server this session (>= 32 bytes, fresh per session).
+        self.jwt_secret = secrets.token_urlsafe(48)
+        self._names = itertools.count(1)
+        self._tag = secrets.token_hex(2)
+        self._admin = None
 
     def setup(self):
         self.pg.init()
@@ -466,6 +688,68 @@ class ProfileEnv:
         r = RedisServer(self.base, name, password)
         self.redis_servers.append(r)
         return r
+
+    # ------------------------------------------------------------ accounts
+
+    def unique(self, prefix='u'):
+        """A username no other test of this session uses (3..32 characters)."""
+        return '%s%s%d' % (prefix, self._tag, next(self._names))
+
+    def new_user(self, role='user', login=True, server=None, password=None, prefix='u'):
+        """A fresh account: registered through the API (role user), created with profilectl
+        (admin) or registered and then changed by the session admin (readonly)."""
+        name = self.unique(prefix)
+        u = User(self, name, '%s@example.com' % name, password or 'Pw-%s-%s' % (secrets.token_hex(6), 'x'),
+                 role, server)
+        if role == 'admin':
+            self.cli_add_user(u.username, u.email, u.password, admin=True)
+        else:
+            r = u.server.call('POST', '/auth/register',
+                              body={'username': u.username, 'email': u.email, 'password': u.password})
+            if r.status_code != 201:
+                raise AssertionError('register %s: %d %s' % (name, r.status_code, r.text))
+            u.id = r.json()['id']
+            if role != 'user':
+                r = self.admin.call('PATCH', '/users/%d' % u.id, body={'role': role})
+                if r.status_code != 200:
+                    raise AssertionError('PATCH role of %s: %d %s' % (name, r.status_code, r.text))
+        if login:
+            u.login()
+        return u
+
+    @property
+    def admin(self):
+        """The session's admin (made with profilectl on first use)."""
+        if self._admin is None:
+            self._admin = self.new_user('admin', prefix='adm')
+        return self._admin
+
+    def cli_add_user(self, username, email, password, admin=False, extra=()):
+        """`profilectl user add` with the password on stdin; returns the finished process."""
+        cmd = [PROFILECTL, '--database', self.pg.conninfo(), 'user', 'add',
+               '--username', username, '--email', email, '--password-stdin'] + list(extra)
+        if admin:
+            cmd.insert(5, '--admin')
+        p = subprocess.run(cmd, input=password + '\n', stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
+        if p.returncode != 0 and not extra:
+            raise RuntimeError('profilectl user add failed (%d):\n%s' % (p.returncode, p.stdout))
+        return p
+
+    def generate_key(self, auth, server=None, **body):
+        """POST /auth/api-keys/generate (raising unless 201); returns the answer's JSON."""
+        body.setdefault('name', self.unique('key'))
+        r = (server or self.server).call('POST', '/auth/api-keys/generate', auth=auth, body=body)
+        if r.status_code != 201:
+            raise AssertionError('generate key: %d %s' % (r.status_code, r.text))
+        return r.json()
+
+    def sql(self, query, *params):
+        """Rows of one statement on the session database (as the database owner)."""
+        import psycopg
+        with psycopg.connect(self.pg.conninfo(), autocommit=True) as c:
+            cur = c.execute(query, params)
+            return cur.fetchall() if cur.description else []
 
     # Shortcuts to the session server, pyhttpd style.
     def get(self, path, headers=None, **kw):
