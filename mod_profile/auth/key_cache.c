@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth/key_cache.h"
+#include "util/malloc_hash.h"
 
 typedef struct {
     char hash_hex[65];
@@ -24,10 +25,7 @@ struct profile_key_cache_t {
 static apr_status_t free_entries(void *data)
 {
     profile_key_cache_t *c = data;
-    apr_hash_index_t *hi;
-    for (hi = apr_hash_first(NULL, c->entries); hi; hi = apr_hash_next(hi))
-        free(apr_hash_this_val(hi));
-    apr_hash_clear(c->entries);
+    profile_hash_free_all(c->entries);
     return APR_SUCCESS;
 }
 

@@ -20,6 +20,7 @@
 #include "auth/authn.h"
 #include "auth/revocation.h"
 #include "auth/token_cache.h"
+#include "util/malloc_hash.h"
 #include "config/config.h"
 #include "store/revocations.h"
 #include "store/sessions.h"
@@ -86,11 +87,8 @@ void profile_auth_child_init(apr_pool_t *pchild, server_rec *s)
 static apr_status_t free_entries(void *data)
 {
     profile_auth_db_t *db = data;
-    apr_hash_index_t *hi;
-    for (hi = apr_hash_first(NULL, db->jtis); hi; hi = apr_hash_next(hi))
-        free(apr_hash_this_val(hi));
-    for (hi = apr_hash_first(NULL, db->users); hi; hi = apr_hash_next(hi))
-        free(apr_hash_this_val(hi));
+    profile_hash_free_all(db->jtis);
+    profile_hash_free_all(db->users);
     return APR_SUCCESS;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "auth/token_cache.h"
+#include "util/malloc_hash.h"
 
 typedef struct {
     const profile_jwt_config_t *cfg;
@@ -18,11 +19,8 @@ static apr_hash_t *entries;     /* token → entry_t */
 
 static apr_status_t free_all(void *unused)
 {
-    apr_hash_index_t *hi;
     (void)unused;
-    for (hi = apr_hash_first(NULL, entries); hi; hi = apr_hash_next(hi))
-        free(apr_hash_this_val(hi));
-    apr_hash_clear(entries);
+    profile_hash_free_all(entries);
     return APR_SUCCESS;
 }
 
