@@ -9,6 +9,7 @@ import base64
 import glob
 import hashlib
 import hmac
+import http.server
 import itertools
 import json
 import os
@@ -19,6 +20,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import requests
@@ -827,3 +829,38 @@ class ProfileEnv:
         if not os.environ.get('PROFILE_KEEP_TMP'):
             shutil.rmtree(self.base, ignore_errors=True)
         return problems
+
+
+class JsonBackend:
+    """A loopback HTTP server standing in for a backend or the sidecar: answer(path, headers)
+    gives (status, JSON-able body) for every GET; the paths asked for are kept in .paths."""
+
+    def __init__(self, answer):
+        self.paths = []
+        backend = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+
+            def do_GET(self):
+                backend.paths.append(self.path)
+                status, obj = answer(self.path, self.headers)
+                body = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()

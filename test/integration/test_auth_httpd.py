@@ -3,52 +3,28 @@ profile-role / profile-scope on static files, r->user + notes + environment for 
 headers for proxied backends (client copies stripped), the api_key query parameter (WebSocket
 upgrades only, never logged or proxied), and the route table's own minimum under
 `Require all granted`."""
-import http.server
 import json
 import os
 import re
 import secrets
 import socket
-import threading
 
 import pytest
 
-from profile_env import STATIC_ADMIN, STATIC_READER, expect_error, free_port
+from profile_env import STATIC_ADMIN, STATIC_READER, JsonBackend, expect_error
 
 IDENT_FIELDS = ['rid', 'user', 'note_principal', 'note_role', 'note_key', 'env_principal',
                 'env_role', 'env_key', 'env_scopes', 'request']
 
 
-class Backend:
-    """A tiny HTTP server that answers every GET with the request's path and headers."""
-
-    def __init__(self):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.1'
-
-            def do_GET(self):
-                body = json.dumps({'path': self.path, 'headers': dict(self.headers)}).encode()
-                self.send_response(200)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', free_port()), Handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def echo_request(path, headers):
+    """The backend's answer: the path and headers it was sent."""
+    return 200, {'path': path, 'headers': dict(headers)}
 
 
 @pytest.fixture(scope='module')
 def backend():
-    b = Backend()
+    b = JsonBackend(echo_request)
     yield b
     b.close()
 

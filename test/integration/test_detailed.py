@@ -1,50 +1,22 @@
 """/monitoring/detailed with Redis and the sidecar configured: healthy, degraded, never hanging."""
-import http.server
-import json
 import socket
-import threading
 import time
 
 import pytest
 
-from profile_env import free_port
+from profile_env import JsonBackend, free_port
 
 # The probes may log why a dependency is unhealthy; those lines are expected here.
 PROBE_LINES = r'AH1056[56]'
 
 
-class FakeSidecar:
-    """A tiny HTTP server standing in for the sidecar's /health; records the paths asked for."""
-
-    def __init__(self, status=200, hang=False):
-        self.paths = []
-        fake = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                fake.paths.append(self.path)
-                if hang:
-                    time.sleep(60)
-                    return
-                body = json.dumps({'status': 'ok' if status == 200 else 'down'}).encode()
-                self.send_response(status)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def FakeSidecar(status=200, hang=False):
+    """The sidecar's /health answering status, or never answering."""
+    def answer(path, headers):
+        if hang:
+            time.sleep(60)
+        return status, {'status': 'ok' if status == 200 else 'down'}
+    return JsonBackend(answer)
 
 
 def detailed(server):
