@@ -5,11 +5,12 @@
 #include "config/config.h"
 #include "lifecycle/lifecycle.h"
 #include "metrics/metrics_shm.h"
+#include "ratelimit/ratelimit.h"
 #include "routes/dispatch.h"
 
 static void profile_register_hooks(apr_pool_t *p)
 {
-    ap_hook_check_config(profile_auth_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(profile_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(profile_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(profile_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(profile_post_read_request, NULL, NULL, APR_HOOK_MIDDLE);
@@ -20,6 +21,7 @@ static void profile_register_hooks(apr_pool_t *p)
                               &profile_authz_role_provider, AP_AUTH_INTERNAL_PER_CONF);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "profile-scope", AUTHZ_PROVIDER_VERSION,
                               &profile_authz_scope_provider, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_fixups(profile_ratelimit_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(profile_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(profile_metrics_log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
 }

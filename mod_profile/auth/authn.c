@@ -243,6 +243,16 @@ static const char *bearer_token(const request_rec *r)
     return h;
 }
 
+int profile_authn_has_credentials(request_rec *r)
+{
+    void *ws_key = NULL;
+    request_rec *initial = initial_request(r);
+    if (apr_table_get(initial->headers_in, "X-API-Key") || bearer_token(initial))
+        return 1;
+    apr_pool_userdata_get(&ws_key, WS_API_KEY, initial->pool);
+    return ws_key != NULL;
+}
+
 /* r is the initial request: its pool outlives every subrequest that reuses the outcome. */
 static int authenticate(request_rec *r, const profile_principal_t **out,
                         profile_authn_failure_t *why)

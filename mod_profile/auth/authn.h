@@ -23,6 +23,10 @@ typedef struct {
 int profile_authenticate(request_rec *r, const profile_principal_t **principal,
                          profile_authn_failure_t *why);
 
+/* Whether r carries credentials at all (X-API-Key, Authorization: Bearer, or api_key on a
+ * WebSocket upgrade): cheap, no verification. */
+int profile_authn_has_credentials(request_rec *r);
+
 /* Sets WWW-Authenticate for a 401 (RFC 6750 form, realm from ProfileAuthRealm). */
 void profile_authn_challenge(request_rec *r, const profile_authn_failure_t *why);
 

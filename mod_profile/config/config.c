@@ -17,6 +17,7 @@ void *profile_create_server_config(apr_pool_t *p, server_rec *s)
     c->db_pool_max = PROFILE_UNSET;
     c->db_timeout_s = PROFILE_UNSET;
     profile_auth_config_init(&c->auth);
+    profile_rl_server_init(&c->rl);
     return c;
 }
 
@@ -32,6 +33,7 @@ void *profile_merge_server_config(apr_pool_t *p, void *base_, void *add_)
     c->redis = add->redis_url ? add->redis : base->redis;
     c->sidecar_url = MERGE_PTR(sidecar_url);
     profile_auth_config_merge(&base->auth, &add->auth, &c->auth);
+    profile_rl_server_merge(&base->rl, &add->rl, &c->rl);
     /* db_pool is made per process in child_init, never merged. */
     return c;
 }
@@ -42,6 +44,7 @@ void *profile_create_dir_config(apr_pool_t *p, char *dir)
     (void)dir;
     c->engine = PROFILE_UNSET;
     c->max_body = PROFILE_UNSET;
+    profile_rl_dir_init(&c->rl);
     return c;
 }
 
@@ -50,6 +53,7 @@ void *profile_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
     profile_dir_config_t *base = base_, *add = add_, *c = apr_pcalloc(p, sizeof(*c));
     c->engine = MERGE_INT(engine);
     c->max_body = MERGE_INT(max_body);
+    profile_rl_dir_merge(p, &base->rl, &add->rl, &c->rl);
     return c;
 }
 
@@ -202,5 +206,6 @@ const command_rec profile_directives[] = {
     AP_INIT_TAKE1("ProfileSidecar", set_sidecar, NULL, RSRC_CONF,
                   "http://host:port of the live-capture sidecar (optional)"),
     PROFILE_AUTH_DIRECTIVES,
+    PROFILE_RATELIMIT_DIRECTIVES,
     { NULL }
 };

@@ -7,6 +7,7 @@
 #include "profile.h"
 #include "config/parse.h"
 #include "config/auth_config.h"
+#include "config/ratelimit_config.h"
 
 #define PROFILE_UNSET (-1)
 
@@ -26,12 +27,14 @@ typedef struct {
     const profile_redis_target_t *redis; /* parsed redis_url, NULL when unset */
     const char *sidecar_url;   /* NULL when unset */
     profile_auth_config_t auth;
+    profile_rl_server_config_t rl;
     profile_db_pool_t *db_pool;/* per-process pool, made in child_init */
 } profile_server_config_t;
 
 typedef struct {
     int engine;                /* 1 on, 0 off */
     apr_off_t max_body;        /* bytes */
+    profile_rl_dir_config_t rl;
 } profile_dir_config_t;
 
 extern const command_rec profile_directives[];

@@ -41,4 +41,7 @@ int profile_handle_user_delete(profile_request_t *pr);
 /* handlers/audit.c */
 int profile_handle_admin_audit(profile_request_t *pr);
 
+/* handlers/ratelimit_admin.c */
+int profile_handle_admin_rate_limits(profile_request_t *pr);
+
 #endif

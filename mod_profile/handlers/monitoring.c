@@ -1,5 +1,6 @@
 /* /monitoring/ping, /monitoring/detailed (component health) and /monitoring/metrics
- * (request counts and latency over the last minutes, from shared memory). */
+ * (request counts and latency over the last minutes, and rate-limit counts, from shared
+ * memory). */
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "metrics/metrics_shm.h"
 #include "monitoring/probes.h"
 #include "monitoring/system.h"
+#include "ratelimit/rl_stats.h"
 #include "routes/routes.h"
 #include "store/pg_pool.h"
 #include "util/respond.h"
@@ -305,7 +307,7 @@ int profile_handle_monitoring_metrics(profile_request_t *pr)
     }
     return profile_send_json(
         pr, HTTP_OK,
-        json_pack("{s:i,s:s,s:I,s:{s:I,s:o,s:o},s:{s:o,s:o,s:o},s:o}",
+        json_pack("{s:i,s:s,s:I,s:{s:I,s:o,s:o},s:{s:o,s:o,s:o},s:o,s:o}",
                   "time_window_minutes", minutes,
                   "generated_at", profile_iso8601(r->pool, now),
                   "uptime_s", (json_int_t)profile_uptime_s(),
@@ -314,5 +316,6 @@ int profile_handle_monitoring_metrics(profile_request_t *pr)
                   "by_route", by_route,
                   "latency_ms", "p50", rounded(sum.p50_ms, 3), "p95", rounded(sum.p95_ms, 3),
                   "p99", rounded(sum.p99_ms, 3),
-                  "error_rate", rounded(sum.error_rate, 4)));
+                  "error_rate", rounded(sum.error_rate, 4),
+                  "rate_limits", profile_rl_stats_json()));
 }

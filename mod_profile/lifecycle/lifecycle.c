@@ -10,6 +10,9 @@
 #include "auth/hash_gate.h"
 #include "config/config.h"
 #include "metrics/metrics_shm.h"
+#include "ratelimit/rl_redis.h"
+#include "ratelimit/rl_shm.h"
+#include "ratelimit/rl_stats.h"
 #include "store/pg_pool.h"
 
 #define CURL_READY_KEY "profile_curl_global_init"
@@ -24,6 +27,20 @@ static void init_curl_once(server_rec *s)
         return;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     apr_pool_userdata_set((void *)1, CURL_READY_KEY, apr_pool_cleanup_null, s->process->pool);
+}
+
+int profile_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    int rc = profile_auth_check_config(pconf, plog, ptemp, s);
+    for (; rc == OK && s; s = s->next) {
+        const profile_server_config_t *c = profile_server_config(s);
+        if (profile_rl_backend(&c->rl) == PROFILE_RL_REDIS && !c->redis) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(10492)
+                         "ProfileRateLimitBackend redis needs ProfileRedis");
+            rc = !OK;
+        }
+    }
+    return rc;
 }
 
 int profile_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
@@ -45,9 +62,14 @@ int profile_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, 
         }
     }
     rv = profile_metrics_shm_setup(s);
+    if (rv == APR_SUCCESS)
+        rv = profile_rl_shm_setup(
+            s, (apr_size_t)profile_rl_table_size_of(&profile_server_config(s)->rl));
+    if (rv == APR_SUCCESS)
+        rv = profile_rl_stats_setup(s);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, APLOGNO(10490)
-                     "cannot create the shared memory for request metrics");
+                     "cannot create the shared memory for metrics and rate limits");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
@@ -64,6 +86,7 @@ void profile_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_hash_t *pools = apr_hash_make(pchild);
     profile_auth_child_init(pchild, s);
+    profile_rl_redis_child_init(pchild, s);
     profile_hash_gate_init(pchild, profile_auth_hash_concurrency(&profile_server_config(s)->auth));
     for (; s; s = s->next) {
         profile_server_config_t *c = profile_server_config(s);

@@ -55,6 +55,8 @@ const profile_route_t profile_routes[] = {
       PROFILE_AUTH_PRINCIPAL,  PROFILE_SCOPE_ADMIN },
     { M_GET,    "/admin/audit",                profile_handle_admin_audit,
       PROFILE_AUTH_PRINCIPAL,  PROFILE_SCOPE_ADMIN },
+    { M_GET,    "/admin/rate-limits",          profile_handle_admin_rate_limits,
+      PROFILE_AUTH_PRINCIPAL,  PROFILE_SCOPE_ADMIN },
 };
 
 const int profile_route_count = sizeof(profile_routes) / sizeof(profile_routes[0]);
