@@ -9,6 +9,7 @@ import base64
 import glob
 import hashlib
 import hmac
+import http.client
 import http.server
 import itertools
 import json
@@ -548,6 +549,72 @@ def after_revocation(server, auth, since, n=6, path='/auth/me'):
 def wait_for(predicate, timeout, interval=0.1):
     """Polls predicate until it is true or timeout seconds passed; returns its last value."""
     return _wait(predicate, timeout, interval)
+
+
+# ---------------------------------------------------------------- many requests at once
+
+def http_get(port, path, headers=None, source=None, timeout=10):
+    """One GET on a connection of its own (Connection: close, so any child process may take
+    it), from the loopback address source (e.g. '127.0.0.2': by-IP limits tell such clients
+    apart). Returns (status, headers with lower-case names, body bytes); repeated header
+    fields are joined with ", "."""
+    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=timeout,
+                                      source_address=(source, 0) if source else None)
+    try:
+        h = {'Connection': 'close'}
+        h.update(headers or {})
+        conn.request('GET', path, headers=h)
+        resp = conn.getresponse()
+        body = resp.read()
+        out = {}
+        for k, v in resp.getheaders():
+            k = k.lower()
+            out[k] = out[k] + ', ' + v if k in out else v
+        return resp.status, out, body
+    finally:
+        conn.close()
+
+
+def fire(targets, n, threads=50, timeout=20):
+    """n GET requests sent at once by `threads` threads, each request on a new connection.
+    targets: (port, path, headers) tuples used round robin. Returns one (status, t_sent,
+    t_done) per request, times from time.monotonic(); status 0 when the connection failed."""
+    raw = [('GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s\r\n' % (
+        path, ''.join('%s: %s\r\n' % kv for kv in (headers or {}).items()))).encode()
+        for _, path, headers in targets]
+    ports = [t[0] for t in targets]
+    results = [None] * n
+    start = threading.Barrier(threads)
+
+    def one(i):
+        t_sent = time.monotonic()
+        status = 0
+        try:
+            with socket.create_connection(('127.0.0.1', ports[i % len(ports)]), timeout=timeout) as s:
+                s.sendall(raw[i % len(raw)])
+                data = b''
+                while b'\r\n' not in data:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                while s.recv(65536):
+                    pass
+            status = int(data.split(b' ', 2)[1])
+        except (OSError, ValueError, IndexError):
+            pass
+        results[i] = (status, t_sent, time.monotonic())
+
+    def worker(w):
+        start.wait()
+        for i in range(w, n, threads):
+            one(i)
+    ts = [threading.Thread(target=worker, args=(w,)) for w in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return results
 
 
 # ---------------------------------------------------------------- keys and tokens

@@ -87,7 +87,46 @@ INVALID = [
      'ProfileAPIKey'),
     ('ProfileAPIKey %s one admin\nProfileAPIKey %s two admin' % (sha256_hex('k1'), sha256_hex('k1')),
      'ProfileAPIKey'),
+    # Rate limiting
+    ('ProfileRateLimit default 0 60', 'ProfileRateLimit'),
+    ('ProfileRateLimit default 1000001 60', 'ProfileRateLimit'),
+    ('ProfileRateLimit default ten 60', 'ProfileRateLimit'),
+    ('ProfileRateLimit default 100 0', 'ProfileRateLimit'),
+    ('ProfileRateLimit default 100 86401', 'ProfileRateLimit'),
+    ('ProfileRateLimit default 100 1m', 'ProfileRateLimit'),
+    ('ProfileRateLimit default 100', 'ProfileRateLimit'),
+    ('ProfileRateLimit "bad name" 100 60', 'ProfileRateLimit'),
+    ('ProfileRateLimit ' + 'n' * 33 + ' 100 60', 'ProfileRateLimit'),
+    ('ProfileRateLimit default 100 60 burst=0', 'ProfileRateLimit'),
+    ('ProfileRateLimit default 100 60 burst=1000001', 'ProfileRateLimit'),
+    ('ProfileRateLimit default 100 60 burst=x', 'ProfileRateLimit'),
+    ('ProfileRateLimit default 100 60 by=host', 'ProfileRateLimit'),
+    ('ProfileRateLimit default 100 60 by=header:', 'ProfileRateLimit'),
+    ('ProfileRateLimit default 100 60 by=header:Bad Name', 'ProfileRateLimit'),
+    ('ProfileRateLimit default 100 60 per=key', 'ProfileRateLimit'),
+    ('ProfileRateLimit default 100 60 extra', 'ProfileRateLimit'),
+    ('ProfileRateLimitHeaders maybe', 'ProfileRateLimitHeaders'),
+    ('ProfileRateLimitExempt role root', 'ProfileRateLimitExempt'),
+    ('ProfileRateLimitExempt scope no:such', 'ProfileRateLimitExempt'),
+    ('ProfileRateLimitExempt group admin', 'ProfileRateLimitExempt'),
+    ('ProfileRateLimitExempt role', 'ProfileRateLimitExempt'),
+    ('ProfileRateLimitExempt', 'ProfileRateLimitExempt'),
+    ('ProfileRateLimitBackend memcached', 'ProfileRateLimitBackend'),
+    ('ProfileRateLimitOnFailure maybe', 'ProfileRateLimitOnFailure'),
+    ('ProfileRateLimitTableSize 1023', 'ProfileRateLimitTableSize'),
+    ('ProfileRateLimitTableSize 16777217', 'ProfileRateLimitTableSize'),
+    ('ProfileRateLimitTableSize 64K', 'ProfileRateLimitTableSize'),
+    ('ProfileRedisTimeout 0', 'ProfileRedisTimeout'),
+    ('ProfileRedisTimeout 10001', 'ProfileRedisTimeout'),
+    ('ProfileRedisTimeout 50ms', 'ProfileRedisTimeout'),
+    ('ProfileRedisPool 0', 'ProfileRedisPool'),
+    ('ProfileRedisPool 257', 'ProfileRedisPool'),
+    ('ProfileRedisPool many', 'ProfileRedisPool'),
+    ('ProfileRateLimit same 1 60\nProfileRateLimit same 2 60', 'ProfileRateLimit'),
 ]
+
+# On|Off directives: httpd itself refuses other values, in its own words.
+FLAGS = ('ProfileEngine', 'ProfileRateLimitHeaders')
 
 VALID = [
     'ProfileEngine Off',
@@ -137,6 +176,33 @@ VALID = [
     'ProfileAPIKey %s svc profiles:read comments:read' % sha256_hex('k1'),
     'ProfileAPIKey %s svc profiles:read,comments:read' % sha256_hex('k1'),
     'ProfileAPIKey %s svc-2.x_y admin' % sha256_hex('k1').upper(),
+    # Rate limiting
+    'ProfileRateLimit default 100 60',
+    'ProfileRateLimit default 100 60 by=key',
+    'ProfileRateLimit a.b-c_D9 1 1 burst=1 by=ip',
+    'ProfileRateLimit ' + 'n' * 32 + ' 1000000 86400 burst=1000000 by=user',
+    'ProfileRateLimit tenant 10 60 by=header:X-Tenant burst=20',
+    'ProfileRateLimit paths 5 60 by=route',
+    'ProfileRateLimit default 100 60\nProfileRateLimit login-ip 5 60 by=ip',
+    '<Location /auth/login>\n    ProfileRateLimit login-ip 5 60 by=ip\n    ProfileRateLimitHeaders Off\n'
+    '    ProfileRateLimitExempt none\n</Location>',
+    'ProfileRateLimitHeaders Off',
+    'ProfileRateLimitHeaders on',
+    'ProfileRateLimitExempt role admin',
+    'ProfileRateLimitExempt role admin user',
+    'ProfileRateLimitExempt scope cache:admin admin',
+    'ProfileRateLimitExempt none',
+    'ProfileRateLimitBackend shm',
+    'ProfileRateLimitBackend redis\nProfileRedis redis://127.0.0.1:6379/0',
+    'ProfileRateLimitOnFailure local',
+    'ProfileRateLimitOnFailure open',
+    'ProfileRateLimitOnFailure closed',
+    'ProfileRateLimitTableSize 1024',
+    'ProfileRateLimitTableSize 16777216',
+    'ProfileRedisTimeout 1',
+    'ProfileRedisTimeout 10000',
+    'ProfileRedisPool 1',
+    'ProfileRedisPool 256',
 ]
 
 
@@ -152,7 +218,7 @@ def test_invalid_value_fails_configtest(env, line, name):
     assert rc != 0, out
     assert 'Syntax OK' not in out
     assert name in out, out
-    if name != 'ProfileEngine':         # httpd's own On/Off message for flags
+    if name not in FLAGS:               # httpd's own On/Off message for flags
         # The module's message: "<Directive>: <what it accepts>".
         assert name + ':' in out, out
 
@@ -167,6 +233,11 @@ def test_valid_value_passes_configtest(env, line):
     ('<Location /x>\n    ProfileDatabase "host=127.0.0.1"\n</Location>', 'ProfileDatabase'),
     ('<Location /x>\n    ProfileDatabasePool 1 2\n</Location>', 'ProfileDatabasePool'),
     ('<Location /x>\n    ProfileRedis redis://127.0.0.1\n</Location>', 'ProfileRedis'),
+    ('<Location /x>\n    ProfileRateLimitBackend shm\n</Location>', 'ProfileRateLimitBackend'),
+    ('<Location /x>\n    ProfileRateLimitOnFailure open\n</Location>', 'ProfileRateLimitOnFailure'),
+    ('<Location /x>\n    ProfileRateLimitTableSize 2048\n</Location>', 'ProfileRateLimitTableSize'),
+    ('<Location /x>\n    ProfileRedisTimeout 20\n</Location>', 'ProfileRedisTimeout'),
+    ('<Location /x>\n    ProfileRedisPool 2\n</Location>', 'ProfileRedisPool'),
 ])
 def test_server_only_directive_in_location_fails(env, line, name):
     rc, out = env.apachectl_t(line)
@@ -319,3 +390,9 @@ def test_rs256_without_keys_refuses_to_start(env):
         s.start(timeout=10)
     s.stop()
     assert 'ProfileJWTAlgorithm RS256 needs ProfileJWTKeyFiles' in str(e.value) + s.error_log_text()
+
+
+def test_redis_backend_needs_redis(env):
+    rc, out = env.apachectl_t('ProfileRateLimitBackend redis')
+    assert rc != 0, out
+    assert 'ProfileRateLimitBackend redis needs ProfileRedis' in out, out
