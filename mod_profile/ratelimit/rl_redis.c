@@ -13,6 +13,7 @@
 #include <apr_thread_mutex.h>
 #include "config/config.h"
 #include "ratelimit/rl_redis.h"
+#include "util/redis_connect.h"
 
 #define RL_REDIS_KEY_PREFIX "profile:rl:"
 
@@ -44,20 +45,11 @@ typedef struct {
     int n_idle;
     int max_idle;
     const profile_redis_target_t *target;
-    struct timeval timeout;
+    int timeout_ms;            /* connect and command */
 } rl_redis_pool_t;
 
 /* server_rec * → pool; written in child_init only, read-only afterwards. */
 static apr_hash_t *rl_redis_pools;
-
-static struct timeval ms_to_tv(int ms)
-{
-    struct timeval tv;
-
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-    return tv;
-}
 
 static void script_sha_init(void)
 {
@@ -113,7 +105,7 @@ void profile_rl_redis_child_init(apr_pool_t *pchild, server_rec *s)
             pool->max_idle = profile_rl_redis_pool_max(&c->rl);
             pool->idle = apr_pcalloc(pchild, sizeof(redisContext *) * (apr_size_t)pool->max_idle);
             pool->target = c->redis;
-            pool->timeout = ms_to_tv(profile_rl_redis_timeout_ms(&c->rl));
+            pool->timeout_ms = profile_rl_redis_timeout_ms(&c->rl);
             apr_pool_cleanup_register(pchild, pool, pool_cleanup, apr_pool_cleanup_null);
             apr_hash_set(by_target, key, APR_HASH_KEY_STRING, pool);
         }
@@ -123,31 +115,9 @@ void profile_rl_redis_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
-/* Runs one command whose reply must be a status (+OK); 0 when it was. */
-static int expect_ok(redisReply *reply)
-{
-    int ok = reply && reply->type == REDIS_REPLY_STATUS;
-
-    if (reply)
-        freeReplyObject(reply);
-    return ok ? 0 : -1;
-}
-
 static redisContext *pool_connect(const rl_redis_pool_t *pool)
 {
-    const profile_redis_target_t *t = pool->target;
-    redisContext *c = t->socket_path ? redisConnectUnixWithTimeout(t->socket_path, pool->timeout)
-                                     : redisConnectWithTimeout(t->host, t->port, pool->timeout);
-
-    if (!c)
-        return NULL;
-    if (c->err || redisSetTimeout(c, pool->timeout) != REDIS_OK
-        || (t->password && expect_ok(redisCommand(c, "AUTH %s", t->password)) != 0)
-        || (t->db != 0 && expect_ok(redisCommand(c, "SELECT %d", t->db)) != 0)) {
-        redisFree(c);
-        return NULL;
-    }
-    return c;
+    return profile_redis_connect(pool->target, pool->timeout_ms, pool->timeout_ms, NULL, NULL);
 }
 
 static redisContext *pool_acquire(rl_redis_pool_t *pool)

@@ -162,6 +162,24 @@ static apr_size_t probe_len(const profile_rl_table_t *t)
     return t->capacity < PROFILE_RL_PROBE ? t->capacity : PROFILE_RL_PROBE;
 }
 
+/* The i-th slot of key's probe window. */
+static slot_t *window_slot(profile_rl_table_t *t, apr_uint64_t key, apr_size_t i)
+{
+    return &t->slots[(key % t->capacity + i) % t->capacity];
+}
+
+/* The slot's key, with its TAT in *tat, once no owner change is under way (TAT first, then
+ * the key: the order the owner-change protocol above relies on). */
+static apr_uint64_t read_slot(slot_t *s, apr_int64_t *tat)
+{
+    for (;;) {
+        *tat = __atomic_load_n(&s->tat, __ATOMIC_ACQUIRE);
+        if (*tat >= 0)
+            return __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
+        wait_owner_change(s, *tat);
+    }
+}
+
 /* DECIDED on key's slot, or ABSENT when the window holds none. */
 static int decide_existing(profile_rl_table_t *t, apr_uint64_t key, const profile_gcra_t *g,
                            apr_int64_t now, profile_gcra_result_t *out)
@@ -169,17 +187,12 @@ static int decide_existing(profile_rl_table_t *t, apr_uint64_t key, const profil
     apr_size_t i, n = probe_len(t);
 
     for (i = 0; i < n; i++) {
-        slot_t *s = &t->slots[(key % t->capacity + i) % t->capacity];
+        slot_t *s = window_slot(t, key, i);
 
         for (;;) {
-            apr_int64_t tat = __atomic_load_n(&s->tat, __ATOMIC_ACQUIRE);
-            apr_uint64_t k;
+            apr_int64_t tat;
+            apr_uint64_t k = read_slot(s, &tat);
 
-            if (tat < 0) {
-                wait_owner_change(s, tat);
-                continue;
-            }
-            k = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
             if (k != key) {
                 if (!k && !tat)
                     return ABSENT;      /* never used: the key is not further on */
@@ -206,17 +219,12 @@ static int take_slot(profile_rl_table_t *t, apr_uint64_t key, const profile_gcra
     apr_size_t i, n = probe_len(t);
 
     for (i = 0; i < n; i++) {
-        slot_t *s = &t->slots[(key % t->capacity + i) % t->capacity];
+        slot_t *s = window_slot(t, key, i);
 
         for (;;) {
-            apr_int64_t tat = __atomic_load_n(&s->tat, __ATOMIC_ACQUIRE);
-            apr_uint64_t k;
+            apr_int64_t tat;
+            apr_uint64_t k = read_slot(s, &tat);
 
-            if (tat < 0) {
-                wait_owner_change(s, tat);
-                continue;
-            }
-            k = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
             if (k == key)
                 return ABSENT;
             if (tat > now)
