@@ -11,24 +11,9 @@
 
 /* ---- directive handlers ---- */
 
-static const char *fail(cmd_parms *cmd, const char *why)
-{
-    return apr_pstrcat(cmd->pool, cmd->directive->directive, ": ", why, NULL);
-}
-
 static profile_auth_config_t *auth_conf(cmd_parms *cmd)
 {
     return &profile_server_config(cmd->server)->auth;
-}
-
-static const char *set_int(cmd_parms *cmd, const char *arg, long min, long max, int *field)
-{
-    long v;
-    const char *err = profile_parse_int(cmd->pool, arg, min, max, &v);
-    if (err)
-        return fail(cmd, err);
-    *field = (int)v;
-    return NULL;
 }
 
 /* Printable ASCII without quotes or backslashes: safe inside a quoted header value. */
@@ -53,16 +38,16 @@ static const char *read_small_file(cmd_parms *cmd, const char *arg, apr_size_t m
     apr_size_t n;
 
     if (!path)
-        return fail(cmd, apr_psprintf(cmd->pool, "invalid path '%s'", arg));
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "invalid path '%s'", arg));
     rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, APR_OS_DEFAULT, cmd->temp_pool);
     if (rv == APR_SUCCESS)
         rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
     if (rv != APR_SUCCESS)
-        return fail(cmd, apr_psprintf(cmd->pool, "cannot read %s: %s", path,
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "cannot read %s: %s", path,
                                       apr_strerror(rv, err, sizeof(err))));
     if (fi.filetype != APR_REG || fi.size < 0 || (apr_size_t)fi.size > max) {
         apr_file_close(f);
-        return fail(cmd, apr_psprintf(cmd->pool, "%s must be a regular file of at most %lu bytes",
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "%s must be a regular file of at most %lu bytes",
                                       path, (unsigned long)max));
     }
     n = (apr_size_t)fi.size;
@@ -70,7 +55,7 @@ static const char *read_small_file(cmd_parms *cmd, const char *arg, apr_size_t m
     rv = n ? apr_file_read_full(f, *data, n, &n) : APR_SUCCESS;
     apr_file_close(f);
     if (rv != APR_SUCCESS)
-        return fail(cmd, apr_psprintf(cmd->pool, "cannot read %s: %s", path,
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "cannot read %s: %s", path,
                                       apr_strerror(rv, err, sizeof(err))));
     (*data)[n] = '\0';
     *len = n;
@@ -82,7 +67,7 @@ static const char *read_small_file(cmd_parms *cmd, const char *arg, apr_size_t m
     const char *fn(cmd_parms *cmd, void *d, const char *arg) \
     { \
         (void)d; \
-        return set_int(cmd, arg, min, max, &auth_conf(cmd)->field); \
+        return profile_directive_int(cmd, arg, min, max, &auth_conf(cmd)->field); \
     }
 
 INT_DIRECTIVE(profile_set_password_min_length, password_min_length, 8, PROFILE_PASSWORD_MAX_BYTES)
@@ -100,7 +85,7 @@ const char *profile_set_registration(cmd_parms *cmd, void *d, const char *arg)
     else if (!strcasecmp(arg, "closed"))
         auth_conf(cmd)->registration = 0;
     else
-        return fail(cmd, apr_psprintf(cmd->pool, "must be open or closed, got '%s'", arg));
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "must be open or closed, got '%s'", arg));
     return NULL;
 }
 
@@ -122,14 +107,14 @@ const char *profile_set_password_hashing(cmd_parms *cmd, void *d, const char *a1
         for (j = 0; j < 3 && (apr_tolower(args[i][0]) != limits[j].key || args[i][1] != '='); j++)
             ;
         if (j == 3 || values[j])
-            return fail(cmd, apr_psprintf(cmd->pool, "expected m=<KiB> t=<iterations> p=<lanes>, "
+            return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "expected m=<KiB> t=<iterations> p=<lanes>, "
                                                      "got '%s'", args[i]));
         if ((err = profile_parse_int(cmd->pool, args[i] + 2, limits[j].min, limits[j].max, &v)))
-            return fail(cmd, apr_psprintf(cmd->pool, "%c %s", limits[j].key, err));
+            return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "%c %s", limits[j].key, err));
         values[j] = (int)v;
     }
     if (values[0] < 8 * values[2])
-        return fail(cmd, "m must be at least 8 KiB per lane (8 * p)");
+        return profile_directive_fail(cmd, "m must be at least 8 KiB per lane (8 * p)");
     c->argon2_memory_kib = values[0];
     c->argon2_iterations = values[1];
     c->argon2_parallelism = values[2];
@@ -144,13 +129,13 @@ const char *profile_set_password_blocklist(cmd_parms *cmd, void *d, const char *
     apr_status_t rv;
     (void)d;
     if (!path)
-        return fail(cmd, apr_psprintf(cmd->pool, "invalid path '%s'", arg));
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "invalid path '%s'", arg));
     rv = apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool);
     if (rv != APR_SUCCESS)
-        return fail(cmd, apr_psprintf(cmd->pool, "cannot read %s: %s", path,
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "cannot read %s: %s", path,
                                       apr_strerror(rv, err, sizeof(err))));
     if (fi.filetype != APR_REG)
-        return fail(cmd, apr_psprintf(cmd->pool, "%s is not a regular file", path));
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "%s is not a regular file", path));
     auth_conf(cmd)->blocklist_path = path;
     return NULL;
 }
@@ -166,7 +151,7 @@ const char *profile_set_jwt_algorithm(cmd_parms *cmd, void *d, const char *arg)
     else if (!strcasecmp(arg, "ES256"))
         c->jwt_alg = PROFILE_JWT_ES256;
     else
-        return fail(cmd, apr_psprintf(cmd->pool, "must be HS256, RS256 or ES256, got '%s'", arg));
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "must be HS256, RS256 or ES256, got '%s'", arg));
     return NULL;
 }
 
@@ -175,7 +160,7 @@ static const char *set_secret(cmd_parms *cmd, const unsigned char *secret, apr_s
 {
     profile_auth_config_t *c = auth_conf(cmd);
     if (len < MIN_SECRET_BYTES)
-        return fail(cmd, apr_psprintf(cmd->pool, "must be at least %d bytes (256 bits), got %lu",
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "must be at least %d bytes (256 bits), got %lu",
                                       MIN_SECRET_BYTES, (unsigned long)len));
     c->jwt_secret = secret;
     c->jwt_secret_len = len;
@@ -213,9 +198,9 @@ const char *profile_set_jwt_key_files(cmd_parms *cmd, void *d, const char *priv,
         || (err = read_small_file(cmd, pub, MAX_KEY_FILE_BYTES, &pub_pem, &pub_len)))
         return err;
     if (!strstr((const char *)priv_pem, "-----BEGIN"))
-        return fail(cmd, apr_psprintf(cmd->pool, "%s is not a PEM file", priv));
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "%s is not a PEM file", priv));
     if (!strstr((const char *)pub_pem, "-----BEGIN"))
-        return fail(cmd, apr_psprintf(cmd->pool, "%s is not a PEM file", pub));
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "%s is not a PEM file", pub));
     c->jwt_private_key = priv_pem;
     c->jwt_private_key_len = priv_len;
     c->jwt_public_key = pub_pem;
@@ -226,7 +211,7 @@ const char *profile_set_jwt_key_files(cmd_parms *cmd, void *d, const char *priv,
 static const char *set_name(cmd_parms *cmd, const char *arg, const char **field)
 {
     if (!plain_text(arg, MAX_NAME_LEN))
-        return fail(cmd, apr_psprintf(cmd->pool, "must be 1..%d printable characters without "
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "must be 1..%d printable characters without "
                                                  "quotes or backslashes", MAX_NAME_LEN));
     *field = arg;
     return NULL;
@@ -252,11 +237,11 @@ const char *profile_set_login_lockout(cmd_parms *cmd, void *d, const char *a, co
     const char *err;
     (void)d;
     if ((err = profile_parse_int(cmd->pool, a, 1, 1000, &attempts)))
-        return fail(cmd, apr_pstrcat(cmd->pool, "failures ", err, NULL));
+        return profile_directive_fail(cmd, apr_pstrcat(cmd->pool, "failures ", err, NULL));
     if ((err = profile_parse_int(cmd->pool, w, 1, 86400, &window)))
-        return fail(cmd, apr_pstrcat(cmd->pool, "window_s ", err, NULL));
+        return profile_directive_fail(cmd, apr_pstrcat(cmd->pool, "window_s ", err, NULL));
     if ((err = profile_parse_int(cmd->pool, l, 1, 86400, &lock)))
-        return fail(cmd, apr_pstrcat(cmd->pool, "lock_s ", err, NULL));
+        return profile_directive_fail(cmd, apr_pstrcat(cmd->pool, "lock_s ", err, NULL));
     c->lockout_attempts = (int)attempts;
     c->lockout_window_s = (int)window;
     c->lockout_lock_s = (int)lock;
@@ -267,7 +252,7 @@ const char *profile_set_auth_realm(cmd_parms *cmd, void *d, const char *arg)
 {
     (void)d;
     if (!plain_text(arg, 64))
-        return fail(cmd, "must be 1..64 printable characters without quotes or backslashes");
+        return profile_directive_fail(cmd, "must be 1..64 printable characters without quotes or backslashes");
     auth_conf(cmd)->realm = arg;
     return NULL;
 }
@@ -292,7 +277,7 @@ const char *profile_set_static_key(cmd_parms *cmd, void *d, int argc, char *cons
     (void)d;
 
     if (argc < 3)
-        return fail(cmd, "needs <sha256-hex-of-key> <name> <scope>...");
+        return profile_directive_fail(cmd, "needs <sha256-hex-of-key> <name> <scope>...");
     hash = apr_pstrdup(cmd->pool, argv[0]);
     for (i = 0; hash[i]; i++) {
         if (!apr_isxdigit(hash[i]))
@@ -300,28 +285,28 @@ const char *profile_set_static_key(cmd_parms *cmd, void *d, int argc, char *cons
         hash[i] = (char)apr_tolower(hash[i]);
     }
     if (i != 64 || hash[i])
-        return fail(cmd, "the first argument must be the SHA-256 of the key as 64 hex characters "
+        return profile_directive_fail(cmd, "the first argument must be the SHA-256 of the key as 64 hex characters "
                          "(e.g. printf %s KEY | sha256sum)");
     if (!valid_key_name(argv[1]))
-        return fail(cmd, apr_psprintf(cmd->pool, "name must be 1..64 of [A-Za-z0-9_.-], got '%s'",
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "name must be 1..64 of [A-Za-z0-9_.-], got '%s'",
                                       argv[1]));
     for (i = 2; i < argc; i++) {
         scopes |= profile_scopes_parse(cmd->pool, argv[i], &unknown);
         if (unknown)
-            return fail(cmd, apr_psprintf(cmd->pool, "unknown scope '%s' (known: profiles:read "
+            return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "unknown scope '%s' (known: profiles:read "
                                           "profiles:write sessions:read sessions:write "
                                           "comments:read cache:admin admin)", unknown));
     }
     if (!scopes)
-        return fail(cmd, "needs at least one scope");
+        return profile_directive_fail(cmd, "needs at least one scope");
     if (!c->static_keys)
         c->static_keys = apr_array_make(cmd->pool, 2, sizeof(profile_static_key_t));
     for (i = 0; i < c->static_keys->nelts; i++) {
         k = &APR_ARRAY_IDX(c->static_keys, i, profile_static_key_t);
         if (!strcmp(k->name, argv[1]))
-            return fail(cmd, apr_psprintf(cmd->pool, "the name '%s' is used twice", argv[1]));
+            return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "the name '%s' is used twice", argv[1]));
         if (!strcmp(k->hash_hex, hash))
-            return fail(cmd, apr_psprintf(cmd->pool, "the key of '%s' is also the key of '%s'",
+            return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "the key of '%s' is also the key of '%s'",
                                           argv[1], k->name));
     }
     k = apr_array_push(c->static_keys);

@@ -18,6 +18,7 @@ void *profile_create_server_config(apr_pool_t *p, server_rec *s)
     c->db_timeout_s = PROFILE_UNSET;
     profile_auth_config_init(&c->auth);
     profile_rl_server_init(&c->rl);
+    profile_profiles_config_init(&c->profiles);
     return c;
 }
 
@@ -34,6 +35,7 @@ void *profile_merge_server_config(apr_pool_t *p, void *base_, void *add_)
     c->sidecar_url = MERGE_PTR(sidecar_url);
     profile_auth_config_merge(&base->auth, &add->auth, &c->auth);
     profile_rl_server_merge(&base->rl, &add->rl, &c->rl);
+    profile_profiles_config_merge(&base->profiles, &add->profiles, &c->profiles);
     /* db_pool is made per process in child_init, never merged. */
     return c;
 }
@@ -94,9 +96,20 @@ int profile_db_timeout_s(const profile_server_config_t *s)
 
 /* ---- directive handlers: each error names the directive and what it accepts ---- */
 
-static const char *fail(cmd_parms *cmd, const char *why)
+const char *profile_directive_fail(cmd_parms *cmd, const char *why)
 {
     return apr_pstrcat(cmd->pool, cmd->directive->directive, ": ", why, NULL);
+}
+
+const char *profile_directive_int(cmd_parms *cmd, const char *arg, long min, long max,
+                                  int *field)
+{
+    long v;
+    const char *err = profile_parse_int(cmd->pool, arg, min, max, &v);
+    if (err)
+        return profile_directive_fail(cmd, err);
+    *field = (int)v;
+    return NULL;
 }
 
 static profile_server_config_t *server_conf(cmd_parms *cmd)
@@ -116,7 +129,7 @@ static const char *set_max_body(cmd_parms *cmd, void *dcfg, const char *arg)
     apr_off_t v;
     const char *err = profile_parse_size(cmd->pool, arg, 1, 16 * 1024 * 1024, &v);
     if (err)
-        return fail(cmd, err);
+        return profile_directive_fail(cmd, err);
     ((profile_dir_config_t *)dcfg)->max_body = v;
     return NULL;
 }
@@ -131,7 +144,7 @@ static const char *set_database(cmd_parms *cmd, void *dcfg, const char *arg)
     parsed = *arg ? PQconninfoParse(arg, &why) : NULL;
     PQfreemem(why);
     if (!*arg || (!parsed && strchr(arg, '='))) {
-        return fail(cmd, "must be a valid libpq connection string, e.g. "
+        return profile_directive_fail(cmd, "must be a valid libpq connection string, e.g. "
                          "\"host=/run/postgresql dbname=profile\" or postgresql://host/dbname");
     }
     PQconninfoFree(parsed);
@@ -146,11 +159,11 @@ static const char *set_database_pool(cmd_parms *cmd, void *dcfg, const char *min
     const char *err;
     (void)dcfg;
     if ((err = profile_parse_int(cmd->pool, min_s, 0, 1024, &min)))
-        return fail(cmd, apr_pstrcat(cmd->pool, "min ", err, NULL));
+        return profile_directive_fail(cmd, apr_pstrcat(cmd->pool, "min ", err, NULL));
     if ((err = profile_parse_int(cmd->pool, max_s, 1, 1024, &max)))
-        return fail(cmd, apr_pstrcat(cmd->pool, "max ", err, NULL));
+        return profile_directive_fail(cmd, apr_pstrcat(cmd->pool, "max ", err, NULL));
     if (min > max)
-        return fail(cmd, apr_psprintf(cmd->pool, "min (%ld) must not exceed max (%ld)", min, max));
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "min (%ld) must not exceed max (%ld)", min, max));
     server_conf(cmd)->db_pool_min = (int)min;
     server_conf(cmd)->db_pool_max = (int)max;
     return NULL;
@@ -162,7 +175,7 @@ static const char *set_database_timeout(cmd_parms *cmd, void *dcfg, const char *
     const char *err = profile_parse_int(cmd->pool, arg, 1, 300, &v);
     (void)dcfg;
     if (err)
-        return fail(cmd, apr_pstrcat(cmd->pool, "seconds ", err, NULL));
+        return profile_directive_fail(cmd, apr_pstrcat(cmd->pool, "seconds ", err, NULL));
     server_conf(cmd)->db_timeout_s = (int)v;
     return NULL;
 }
@@ -173,7 +186,7 @@ static const char *set_redis(cmd_parms *cmd, void *dcfg, const char *arg)
     const char *err = profile_parse_redis_url(cmd->pool, arg, t);
     (void)dcfg;
     if (err)
-        return fail(cmd, err);
+        return profile_directive_fail(cmd, err);
     server_conf(cmd)->redis_url = arg;
     server_conf(cmd)->redis = t;
     return NULL;
@@ -185,7 +198,7 @@ static const char *set_sidecar(cmd_parms *cmd, void *dcfg, const char *arg)
     const char *err = profile_parse_http_url(cmd->pool, arg, &url);
     (void)dcfg;
     if (err)
-        return fail(cmd, err);
+        return profile_directive_fail(cmd, err);
     server_conf(cmd)->sidecar_url = url;
     return NULL;
 }
@@ -207,5 +220,6 @@ const command_rec profile_directives[] = {
                   "http://host:port of the live-capture sidecar (optional)"),
     PROFILE_AUTH_DIRECTIVES,
     PROFILE_RATELIMIT_DIRECTIVES,
+    PROFILE_PROFILES_DIRECTIVES,
     { NULL }
 };

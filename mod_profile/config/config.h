@@ -8,6 +8,7 @@
 #include "config/parse.h"
 #include "config/auth_config.h"
 #include "config/ratelimit_config.h"
+#include "config/profile_config.h"
 
 #define PROFILE_UNSET (-1)
 
@@ -28,6 +29,7 @@ typedef struct {
     const char *sidecar_url;   /* NULL when unset */
     profile_auth_config_t auth;
     profile_rl_server_config_t rl;
+    profile_profiles_config_t profiles;
     profile_db_pool_t *db_pool;/* per-process pool, made in child_init */
 } profile_server_config_t;
 
@@ -45,6 +47,12 @@ void *profile_create_dir_config(apr_pool_t *p, char *dir);
 void *profile_merge_dir_config(apr_pool_t *p, void *base, void *add);
 
 profile_server_config_t *profile_server_config(const server_rec *s);
+
+/* "<Directive>: why" — the error a directive handler returns. */
+const char *profile_directive_fail(cmd_parms *cmd, const char *why);
+/* Sets *field to arg, an integer in [min, max], or returns the directive's error. */
+const char *profile_directive_int(cmd_parms *cmd, const char *arg, long min, long max,
+                                  int *field);
 profile_dir_config_t *profile_dir_config(const request_rec *r);
 
 /* Getters: the one place where defaults are applied. */

@@ -162,27 +162,42 @@ const char *profile_parse_redis_url(apr_pool_t *p, const char *arg, profile_redi
     return NULL;
 }
 
-const char *profile_parse_http_url(apr_pool_t *p, const char *arg, const char **normalized)
+static const char *parse_url(apr_pool_t *p, const char *arg, int https_too,
+                             const char **normalized)
 {
-    const char *usage = "must be an http://host[:port][/path] URL without query or fragment";
+    const char *usage = https_too
+        ? "must be an http(s)://host[:port][/path] URL without query or fragment"
+        : "must be an http://host[:port][/path] URL without query or fragment";
+    apr_size_t scheme = arg && !strncasecmp(arg, "http://", 7) ? 7
+                        : arg && https_too && !strncasecmp(arg, "https://", 8) ? 8 : 0;
     char *rest, *path, *url;
     const char *host, *err;
     int port;
     apr_size_t len;
 
-    if (!arg || strncasecmp(arg, "http://", 7) != 0 || strpbrk(arg, "?# \t"))
+    if (!scheme || strpbrk(arg, "?# \t"))
         return apr_psprintf(p, "%s, got '%s'", usage, arg ? arg : "");
-    rest = apr_pstrdup(p, arg + 7);
+    rest = apr_pstrdup(p, arg + scheme);
     path = strchr(rest, '/');
     if (path)
         *path = '\0';
-    err = split_host_port(p, rest, 80, &host, &port);
+    err = split_host_port(p, rest, scheme == 7 ? 80 : 443, &host, &port);
     if (err)
         return apr_psprintf(p, "%s: '%s' %s", usage, arg, err);
     url = apr_pstrdup(p, arg);
     len = strlen(url);
-    while (len > 7 && url[len - 1] == '/')
+    while (len > scheme && url[len - 1] == '/')
         url[--len] = '\0';
     *normalized = url;
     return NULL;
+}
+
+const char *profile_parse_http_url(apr_pool_t *p, const char *arg, const char **normalized)
+{
+    return parse_url(p, arg, 0, normalized);
+}
+
+const char *profile_parse_web_url(apr_pool_t *p, const char *arg, const char **normalized)
+{
+    return parse_url(p, arg, 1, normalized);
 }

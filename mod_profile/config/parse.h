@@ -25,5 +25,7 @@ const char *profile_parse_redis_url(apr_pool_t *p, const char *arg, profile_redi
 
 /* http://host[:port][/path] without query or fragment; the trailing slash is dropped. */
 const char *profile_parse_http_url(apr_pool_t *p, const char *arg, const char **normalized);
+/* The same, with https:// allowed too. */
+const char *profile_parse_web_url(apr_pool_t *p, const char *arg, const char **normalized);
 
 #endif

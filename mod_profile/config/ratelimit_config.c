@@ -118,11 +118,6 @@ int profile_rl_redis_pool_max(const profile_rl_server_config_t *c)
 
 /* ---- directive handlers ---- */
 
-static const char *fail(cmd_parms *cmd, const char *why)
-{
-    return apr_pstrcat(cmd->pool, cmd->directive->directive, ": ", why, NULL);
-}
-
 static profile_rl_server_config_t *server_conf(cmd_parms *cmd)
 {
     return &profile_server_config(cmd->server)->rl;
@@ -162,7 +157,7 @@ static const char *parse_by(cmd_parms *cmd, const char *v, profile_rl_policy_t *
         pol->header = v + 7;
     }
     else
-        return fail(cmd, apr_psprintf(cmd->pool, "by= must be key, user, ip, route or "
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "by= must be key, user, ip, route or "
                                       "header:<Header-Name>, got '%s'", v));
     return NULL;
 }
@@ -176,25 +171,25 @@ const char *profile_set_rate_limit(cmd_parms *cmd, void *d, int argc, char *cons
     long v;
 
     if (argc < 3 || argc > 5)
-        return fail(cmd, "needs <name> <requests> <seconds> [burst=N] "
+        return profile_directive_fail(cmd, "needs <name> <requests> <seconds> [burst=N] "
                          "[by=key|user|ip|header:NAME|route]");
     memset(&pol, 0, sizeof(pol));
     if (!valid_policy_name(argv[0]))
-        return fail(cmd, apr_psprintf(cmd->pool, "name must be 1..%d of [A-Za-z0-9_.-], got '%s'",
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "name must be 1..%d of [A-Za-z0-9_.-], got '%s'",
                                       MAX_POLICY_NAME, argv[0]));
     pol.name = argv[0];
     if ((err = profile_parse_int(cmd->pool, argv[1], 1, 1000000, &v)))
-        return fail(cmd, apr_pstrcat(cmd->pool, "requests ", err, NULL));
+        return profile_directive_fail(cmd, apr_pstrcat(cmd->pool, "requests ", err, NULL));
     pol.requests = (int)v;
     if ((err = profile_parse_int(cmd->pool, argv[2], 1, 86400, &v)))
-        return fail(cmd, apr_pstrcat(cmd->pool, "seconds ", err, NULL));
+        return profile_directive_fail(cmd, apr_pstrcat(cmd->pool, "seconds ", err, NULL));
     pol.window_s = (int)v;
     pol.burst = pol.requests;
     pol.by = PROFILE_RL_BY_KEY;
     for (i = 3; i < argc; i++) {
         if (!strncasecmp(argv[i], "burst=", 6) && !burst_set) {
             if ((err = profile_parse_int(cmd->pool, argv[i] + 6, 1, 1000000, &v)))
-                return fail(cmd, apr_pstrcat(cmd->pool, "burst ", err, NULL));
+                return profile_directive_fail(cmd, apr_pstrcat(cmd->pool, "burst ", err, NULL));
             pol.burst = (int)v;
             burst_set = 1;
         }
@@ -204,12 +199,12 @@ const char *profile_set_rate_limit(cmd_parms *cmd, void *d, int argc, char *cons
             by_set = 1;
         }
         else
-            return fail(cmd, apr_psprintf(cmd->pool, "expected burst=N or "
+            return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "expected burst=N or "
                                           "by=key|user|ip|header:NAME|route (each once), got '%s'",
                                           argv[i]));
     }
     if (find_policy(c->policies, pol.name))
-        return fail(cmd, apr_psprintf(cmd->pool, "the name '%s' is used twice in one context",
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "the name '%s' is used twice in one context",
                                       pol.name));
     if (!c->policies)
         c->policies = apr_array_make(cmd->pool, 2, sizeof(profile_rl_policy_t));
@@ -237,20 +232,20 @@ const char *profile_set_rate_limit_exempt(cmd_parms *cmd, void *d, int argc, cha
         return NULL;
     }
     if (argc < 2 || (strcasecmp(argv[0], "role") && strcasecmp(argv[0], "scope")))
-        return fail(cmd, "needs role <role>..., scope <scope>... or none");
+        return profile_directive_fail(cmd, "needs role <role>..., scope <scope>... or none");
     is_role = !strcasecmp(argv[0], "role");
     for (i = 1; i < argc; i++) {
         if (is_role) {
             profile_role_t role = profile_role_parse(argv[i]);
             if (role == PROFILE_ROLE_NONE)
-                return fail(cmd, apr_psprintf(cmd->pool, "unknown role '%s' (known: admin user "
+                return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "unknown role '%s' (known: admin user "
                                               "readonly)", argv[i]));
             c->exempt_roles |= 1u << role;
         }
         else {
             unsigned bit = profile_scope_bit(argv[i]);
             if (!bit)
-                return fail(cmd, apr_psprintf(cmd->pool, "unknown scope '%s' (known: "
+                return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "unknown scope '%s' (known: "
                                               "profiles:read profiles:write sessions:read "
                                               "sessions:write comments:read cache:admin admin)",
                                               argv[i]));
@@ -269,7 +264,7 @@ const char *profile_set_rate_limit_backend(cmd_parms *cmd, void *d, const char *
     else if (!strcasecmp(arg, "redis"))
         server_conf(cmd)->backend = PROFILE_RL_REDIS;
     else
-        return fail(cmd, apr_psprintf(cmd->pool, "must be shm or redis, got '%s'", arg));
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "must be shm or redis, got '%s'", arg));
     return NULL;
 }
 
@@ -283,34 +278,25 @@ const char *profile_set_rate_limit_on_failure(cmd_parms *cmd, void *d, const cha
     else if (!strcasecmp(arg, "closed"))
         server_conf(cmd)->on_failure = PROFILE_RL_FAIL_CLOSED;
     else
-        return fail(cmd, apr_psprintf(cmd->pool, "must be local, open or closed, got '%s'", arg));
-    return NULL;
-}
-
-static const char *set_int(cmd_parms *cmd, const char *arg, long min, long max, int *field)
-{
-    long v;
-    const char *err = profile_parse_int(cmd->pool, arg, min, max, &v);
-    if (err)
-        return fail(cmd, err);
-    *field = (int)v;
+        return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "must be local, open or closed, got '%s'", arg));
     return NULL;
 }
 
 const char *profile_set_rate_limit_table_size(cmd_parms *cmd, void *d, const char *arg)
 {
     (void)d;
-    return set_int(cmd, arg, 1024, 16777216, &server_conf(cmd)->table_size);
+    return profile_directive_int(cmd, arg, 1024, 16777216, &server_conf(cmd)->table_size);
 }
 
 const char *profile_set_redis_timeout(cmd_parms *cmd, void *d, const char *arg)
 {
     (void)d;
-    return set_int(cmd, arg, 1, 10000, &server_conf(cmd)->redis_timeout_ms);
+    return profile_directive_int(cmd, arg, 1, 10000, &server_conf(cmd)->redis_timeout_ms);
 }
 
 const char *profile_set_redis_pool(cmd_parms *cmd, void *d, const char *arg)
 {
     (void)d;
-    return set_int(cmd, arg, 1, PROFILE_RL_REDIS_POOL_LIMIT, &server_conf(cmd)->redis_pool_max);
+    return profile_directive_int(cmd, arg, 1, PROFILE_RL_REDIS_POOL_LIMIT,
+                                 &server_conf(cmd)->redis_pool_max);
 }

@@ -7,6 +7,7 @@
 #include "store/audit.h"
 #include "store/pg_pool.h"
 #include "util/respond.h"
+#include "profiles/username.h"
 
 /* The first line of a libpq message (which ends in a newline). */
 static const char *pg_message(apr_pool_t *p, PGconn *c)
@@ -166,4 +167,15 @@ int profile_send_tokens(profile_request_t *pr, const profile_user_t *u, const ch
                              json_pack("{s:s,s:s,s:i,s:s}", "access_token", token, "token_type",
                                        "bearer", "expires_in", cfg->access_lifetime_s,
                                        "refresh_token", refresh_token));
+}
+
+int profile_handler_tiktok_username(profile_request_t *pr, const char *raw,
+                                    const char **username)
+{
+    const char *why = profile_tiktok_username(pr->r->pool, raw, username);
+    if (!why)
+        return 0;
+    profile_send_error(pr, HTTP_BAD_REQUEST, "invalid_username",
+                       json_pack("{s:s}", "username", why), "Invalid TikTok username: %s", why);
+    return -1;
 }

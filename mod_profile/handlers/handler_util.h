@@ -71,6 +71,11 @@ int profile_query_int(profile_request_t *pr, const char *name, apr_int64_t min, 
 /* true|false|1|0 (-1 when absent): 0, or -1 after a 400 answer. */
 int profile_query_bool(profile_request_t *pr, const char *name, int *out);
 
+/* The canonical TikTok username of raw (a path segment): 0 with *username set, or -1 after a
+ * 400 invalid_username answer that says what is wrong. */
+int profile_handler_tiktok_username(profile_request_t *pr, const char *raw,
+                                    const char **username);
+
 /* A positive decimal id (path segment, cursor); 0 when s is not one. */
 apr_int64_t profile_parse_id(const char *s);
 

@@ -44,4 +44,18 @@ int profile_handle_admin_audit(profile_request_t *pr);
 /* handlers/ratelimit_admin.c */
 int profile_handle_admin_rate_limits(profile_request_t *pr);
 
+/* handlers/profiles.c */
+int profile_handle_profile_get(profile_request_t *pr);
+int profile_handle_profiles_revalidate(profile_request_t *pr);
+int profile_handle_profiles_revalidate_status(profile_request_t *pr);
+
+/* handlers/cache_admin.c */
+int profile_handle_cache_stats(profile_request_t *pr);
+int profile_handle_cache_clear_expired(profile_request_t *pr);
+int profile_handle_cache_profile_delete(profile_request_t *pr);
+
+/* handlers/avatars.c */
+int profile_handle_avatar_generated(profile_request_t *pr);
+int profile_handle_avatar_initials(profile_request_t *pr);
+
 #endif

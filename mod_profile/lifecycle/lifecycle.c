@@ -9,11 +9,16 @@
 #include "auth/authn.h"
 #include "auth/hash_gate.h"
 #include "config/config.h"
+#include "cache/cache.h"
+#include "cache/cache_stats.h"
+#include "cache/flight.h"
+#include "http/scrape.h"
 #include "metrics/metrics_shm.h"
-#include "ratelimit/rl_redis.h"
+#include "profiles/worker.h"
 #include "ratelimit/rl_shm.h"
 #include "ratelimit/rl_stats.h"
 #include "store/pg_pool.h"
+#include "util/redis_pool.h"
 
 #define CURL_READY_KEY "profile_curl_global_init"
 
@@ -67,9 +72,18 @@ int profile_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, 
             s, (apr_size_t)profile_rl_table_size_of(&profile_server_config(s)->rl));
     if (rv == APR_SUCCESS)
         rv = profile_rl_stats_setup(s);
+    if (rv == APR_SUCCESS)
+        rv = profile_cache_setup(s);
+    if (rv == APR_SUCCESS)
+        rv = profile_flight_setup(s);
+    if (rv == APR_SUCCESS)
+        rv = profile_cache_stats_setup(s);
+    if (rv == APR_SUCCESS)
+        rv = profile_scrape_setup(s);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, APLOGNO(10490)
-                     "cannot create the shared memory for metrics and rate limits");
+                     "cannot create the shared memory for metrics, rate limits and the "
+                     "profile cache");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
@@ -84,9 +98,11 @@ static const char *pool_key(apr_pool_t *p, const profile_server_config_t *c)
 
 void profile_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    server_rec *main_server = s;
     apr_hash_t *pools = apr_hash_make(pchild);
     profile_auth_child_init(pchild, s);
-    profile_rl_redis_child_init(pchild, s);
+    profile_redis_pool_child_init(pchild, s);
+    profile_scrape_child_init(pchild, s);
     profile_hash_gate_init(pchild, profile_auth_hash_concurrency(&profile_server_config(s)->auth));
     for (; s; s = s->next) {
         profile_server_config_t *c = profile_server_config(s);
@@ -101,6 +117,7 @@ void profile_child_init(apr_pool_t *pchild, server_rec *s)
             apr_hash_set(pools, key, APR_HASH_KEY_STRING, c->db_pool);
         }
     }
+    profile_worker_child_init(pchild, main_server);
 }
 
 apr_int64_t profile_uptime_s(void)

@@ -1,14 +1,11 @@
 /* The Redis backend: one round trip per decision (EVALSHA of a GCRA script that reads Redis's
- * own clock with TIME, so nodes with skewed clocks agree), over a per-process pool of hiredis
- * connections with short connect and command timeouts. */
+ * own clock with TIME, so nodes with skewed clocks agree), over the per-process connection
+ * pool of util/redis_pool.h (short connect and command timeouts). */
 #ifndef PROFILE_RL_REDIS_H
 #define PROFILE_RL_REDIS_H
 
 #include "profile.h"
 #include "ratelimit/gcra.h"
-
-/* child_init: pools for every server with ProfileRedis. */
-void profile_rl_redis_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* 0 with *out set; -1 when Redis failed (unreachable, timeout, error reply). The key is
  * stored as "profile:rl:" + key with an expiry of the bucket's reset time. */

@@ -30,6 +30,14 @@
 #define PROFILE_DB_MAX_PARAMS 8
 #define PROFILE_DB_STALE_BATCH 8   /* stale connections closed per acquire or release */
 
+/* Logs for request r, or for the pool's server when a background thread (r NULL) acquires. */
+#define PROFILE_DB_LOG(pool, r, level, ...) do { \
+        if (r) \
+            ap_log_rerror(APLOG_MARK, level, 0, r, __VA_ARGS__); \
+        else \
+            ap_log_error(APLOG_MARK, level, 0, (pool)->s, __VA_ARGS__); \
+    } while (0)
+
 typedef struct {
     PGconn *conn;
     apr_time_t since;          /* when it was given back */
@@ -54,7 +62,7 @@ struct profile_db_pool_t {
     int closed;                /* the child pool is being destroyed */
 };
 
-/* One checked-out connection of a request; kept in a list on r->pool's userdata. */
+/* One checked-out connection; kept in a list on the userdata of the pool it is bound to. */
 typedef struct profile_db_checkout_t {
     profile_db_pool_t *pool;
     PGconn *conn;
@@ -271,24 +279,24 @@ static apr_status_t checkout_release(void *data)
     return APR_SUCCESS;
 }
 
-static PGconn *checkout(profile_db_pool_t *pool, request_rec *r, PGconn *conn)
+static PGconn *checkout(profile_db_pool_t *pool, apr_pool_t *p, PGconn *conn)
 {
-    profile_db_checkout_t *co = apr_pcalloc(r->pool, sizeof(*co));
+    profile_db_checkout_t *co = apr_pcalloc(p, sizeof(*co));
     void *head = NULL;
 
-    apr_pool_userdata_get(&head, PROFILE_DB_CHECKOUTS_KEY, r->pool);
+    apr_pool_userdata_get(&head, PROFILE_DB_CHECKOUTS_KEY, p);
     co->pool = pool;
     co->conn = conn;
     co->next = head;
-    apr_pool_userdata_setn(co, PROFILE_DB_CHECKOUTS_KEY, NULL, r->pool);
-    apr_pool_cleanup_register(r->pool, co, checkout_release, apr_pool_cleanup_null);
+    apr_pool_userdata_setn(co, PROFILE_DB_CHECKOUTS_KEY, NULL, p);
+    apr_pool_cleanup_register(p, co, checkout_release, apr_pool_cleanup_null);
     return conn;
 }
 
 /* Opens a new connection; the caller has counted it in total already. probe says whether it
  * is the one attempt allowed after a back-off; only those (and the first failure) lengthen it,
  * so attempts that were already running when the outage began do not. */
-static PGconn *connect_new(profile_db_pool_t *pool, request_rec *r, int probe)
+static PGconn *connect_new(profile_db_pool_t *pool, apr_pool_t *p, request_rec *r, int probe)
 {
     PGconn *conn = PQconnectdbParams(pool->keywords, pool->values, 1);
     int was_failing;
@@ -302,8 +310,8 @@ static PGconn *connect_new(profile_db_pool_t *pool, request_rec *r, int probe)
         pool->backoff_s = 0;
         pool_unlock(pool);
         if (was_failing)
-            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10513)
-                          "PostgreSQL is reachable again");
+            PROFILE_DB_LOG(pool, r, APLOG_NOTICE, APLOGNO(10513)
+                           "PostgreSQL is reachable again");
         return conn;
     }
 
@@ -322,12 +330,12 @@ static PGconn *connect_new(profile_db_pool_t *pool, request_rec *r, int probe)
     pool_unlock(pool);
 
     if (!was_failing)
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10514)
-                      "cannot connect to PostgreSQL (retrying with back-off, logged once "
-                      "per outage): %s", conn_error(r->pool, conn));
+        PROFILE_DB_LOG(pool, r, APLOG_ERR, APLOGNO(10514)
+                       "cannot connect to PostgreSQL (retrying with back-off, logged once "
+                       "per outage): %s", conn_error(p, conn));
     else
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, APLOGNO(10515)
-                      "PostgreSQL still unreachable: %s", conn_error(r->pool, conn));
+        PROFILE_DB_LOG(pool, r, APLOG_DEBUG, APLOGNO(10515)
+                       "PostgreSQL still unreachable: %s", conn_error(p, conn));
     PQfinish(conn);
     return NULL;
 }
@@ -339,7 +347,9 @@ static int seconds_until(apr_time_t when, apr_time_t now)
     return s < 1 ? 1 : s;
 }
 
-PGconn *profile_db_acquire(profile_db_pool_t *pool, request_rec *r, int *retry_after_s)
+/* The checkout is bound to p; r, when there is one, is what log lines belong to. */
+static PGconn *acquire(profile_db_pool_t *pool, apr_pool_t *p, request_rec *r,
+                       int *retry_after_s)
 {
     apr_time_t deadline;
     PGconn *stale[PROFILE_DB_STALE_BATCH], *conn;
@@ -364,9 +374,9 @@ PGconn *profile_db_acquire(profile_db_pool_t *pool, request_rec *r, int *retry_a
             conn = pool->idle[--pool->n_idle].conn;
             pool_unlock(pool);
             if (idle_conn_alive(conn))
-                return checkout(pool, r, conn);
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, APLOGNO(10516)
-                          "dropping a pooled PostgreSQL connection the server closed");
+                return checkout(pool, p, conn);
+            PROFILE_DB_LOG(pool, r, APLOG_INFO, APLOGNO(10516)
+                           "dropping a pooled PostgreSQL connection the server closed");
             PQfinish(conn);
             pool_lock(pool);
             pool->total--;
@@ -382,9 +392,9 @@ PGconn *profile_db_acquire(profile_db_pool_t *pool, request_rec *r, int *retry_a
             pool->total++;
             pool->probing = probe;
             pool_unlock(pool);
-            conn = connect_new(pool, r, probe);
+            conn = connect_new(pool, p, r, probe);
             if (conn)
-                return checkout(pool, r, conn);
+                return checkout(pool, p, conn);
             pool_lock(pool);
             *retry_after_s = seconds_until(pool->retry_at, apr_time_now());
             pool_unlock(pool);
@@ -392,24 +402,39 @@ PGconn *profile_db_acquire(profile_db_pool_t *pool, request_rec *r, int *retry_a
         }
         if (!pool_wait(pool, deadline)) {
             pool_unlock(pool);
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, APLOGNO(10517)
-                          "all %d PostgreSQL connections of this process stayed busy for %d s "
-                          "(ProfileDatabasePool, ProfileDatabaseTimeout)",
-                          pool->max, pool->timeout_s);
+            PROFILE_DB_LOG(pool, r, APLOG_WARNING, APLOGNO(10517)
+                           "all %d PostgreSQL connections of this process stayed busy for %d s "
+                           "(ProfileDatabasePool, ProfileDatabaseTimeout)",
+                           pool->max, pool->timeout_s);
             return NULL;
         }
     }
 }
 
-void profile_db_mark_broken(profile_db_pool_t *pool, request_rec *r, PGconn *conn)
+PGconn *profile_db_acquire(profile_db_pool_t *pool, request_rec *r, int *retry_after_s)
+{
+    return acquire(pool, r->pool, r, retry_after_s);
+}
+
+PGconn *profile_db_acquire_pool(profile_db_pool_t *pool, apr_pool_t *p, int *retry_after_s)
+{
+    return acquire(pool, p, NULL, retry_after_s);
+}
+
+void profile_db_mark_broken_pool(profile_db_pool_t *pool, apr_pool_t *p, PGconn *conn)
 {
     void *data = NULL;
     profile_db_checkout_t *co;
 
-    apr_pool_userdata_get(&data, PROFILE_DB_CHECKOUTS_KEY, r->pool);
+    apr_pool_userdata_get(&data, PROFILE_DB_CHECKOUTS_KEY, p);
     for (co = data; co; co = co->next)
         if (co->pool == pool && co->conn == conn)
             co->broken = 1;
+}
+
+void profile_db_mark_broken(profile_db_pool_t *pool, request_rec *r, PGconn *conn)
+{
+    profile_db_mark_broken_pool(pool, r->pool, conn);
 }
 
 void profile_db_pool_stats(profile_db_pool_t *pool, profile_db_pool_stats_t *out)

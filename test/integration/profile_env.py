@@ -931,3 +931,154 @@ class JsonBackend:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+# ---------------------------------------------------------------- profiles and the fake TikTok
+
+PROFILE_FIELDS = {'username', 'user_id', 'nickname', 'bio', 'verified', 'private', 'avatar',
+                  'stats', 'fetched_at', 'expires_at', 'stale'}
+AVATAR_FIELDS = {'url', 'source', 'thumb', 'medium', 'large'}
+STATS_FIELDS = {'followers', 'following', 'likes', 'videos'}
+ISO_SECONDS = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$')
+PROFILE_ETAG = re.compile(r'^"([0-9a-f]{16})(-s)?"$')
+
+
+def tiktok_web():
+    """test/fakes/tiktok_web.py as a module (FakeTikTok, expected_profile)."""
+    import importlib.util
+    import sys
+    mod = sys.modules.get('tiktok_web')
+    if mod is None:
+        spec = importlib.util.spec_from_file_location(
+            'tiktok_web', os.path.join(REPO, 'test', 'fakes', 'tiktok_web.py'))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules['tiktok_web'] = mod
+        spec.loader.exec_module(mod)
+    return mod
+
+
+def start_fake_tiktok(**kw):
+    """A running FakeTikTok on a free loopback port (kw: slow=, delay= seconds)."""
+    return tiktok_web().FakeTikTok(**kw).start()
+
+
+def expected_tiktok_user(name):
+    """What the fake's page of name says, in the API's terms (see tiktok_web.expected_profile)."""
+    return tiktok_web().expected_profile(name)
+
+
+def profile_conf(fake, timeout=1, extra=''):
+    """Directives pointing a server's scraper at fake, plus extra (one directive per line,
+    indentation ignored)."""
+    lines = ['ProfileTikTokBaseURL %s' % fake.url, 'ProfileScrapeTimeout %d' % timeout]
+    lines += [line.strip() for line in extra.splitlines() if line.strip()]
+    return '\n'.join(lines) + '\n'
+
+
+def tiktok_name(env, prefix='pf'):
+    """A TikTok username no other test of the session uses, starting with prefix (which picks
+    the fake's scenario, e.g. 'delay_'); lower case, so it is its own canonical form."""
+    name = env.unique(prefix)
+    assert re.match(r'^[a-z0-9_.]{2,24}$', name), 'not a valid TikTok name: %r' % name
+    return name
+
+
+def get_profile(server, name, headers=None, auth=STATIC_READER[0]):
+    """GET /profile/<name> with the reader key."""
+    return server.call('GET', '/profile/' + name, auth=auth, headers=headers)
+
+
+def timed_profile(server, name, headers=None, auth=STATIC_READER[0]):
+    """(response, seconds it took) of GET /profile/<name>."""
+    t0 = time.monotonic()
+    r = get_profile(server, name, headers=headers, auth=auth)
+    return r, time.monotonic() - t0
+
+
+def iso_epoch(text):
+    """Seconds since the epoch of an ISO 8601 UTC time such as 2026-11-24T10:00:00Z."""
+    import calendar
+    assert isinstance(text, str) and ISO_SECONDS.match(text), 'not an ISO UTC time: %r' % (text,)
+    return calendar.timegm(time.strptime(text, '%Y-%m-%dT%H:%M:%SZ'))
+
+
+def check_profile_shape(j):
+    """The answer has exactly the documented fields; returns j."""
+    assert set(j) == PROFILE_FIELDS, 'profile fields: %s' % sorted(j)
+    assert set(j['avatar']) == AVATAR_FIELDS, j['avatar']
+    assert isinstance(j['stats'], dict) and set(j['stats']) == STATS_FIELDS, j['stats']
+    iso_epoch(j['fetched_at'])
+    iso_epoch(j['expires_at'])
+    assert iso_epoch(j['expires_at']) > iso_epoch(j['fetched_at']) - 1, j
+    assert isinstance(j['stale'], bool), j
+    return j
+
+
+def check_scraped(j, name, source='scraper'):
+    """j is the fake's profile of name, as the scraper tier gives it."""
+    check_profile_shape(j)
+    want = expected_tiktok_user(name)
+    for k in ('username', 'user_id', 'nickname', 'bio', 'verified', 'private', 'stats'):
+        assert j[k] == want[k], '%s: got %r, the page says %r' % (k, j[k], want[k])
+    if source == 'scraper':
+        a = want['avatar']
+        assert j['avatar'] == {'url': a['large'], 'source': 'scraper', 'thumb': a['thumb'],
+                               'medium': a['medium'], 'large': a['large']}, j['avatar']
+
+
+def fallback_avatar(name, source='generator', public_url=''):
+    """The avatar object of the generator or initials tier for name."""
+    kind = 'generated' if source == 'generator' else 'initials'
+    url = '%s/avatars/%s/%s.svg?size=%%d' % (public_url, kind, name)
+    return {'url': url % 1080, 'source': source, 'thumb': url % 100, 'medium': url % 720,
+            'large': url % 1080}
+
+
+def check_fallback(j, name, source='generator', public_url=''):
+    """j is an answer made without the scraper: generated avatar, every TikTok field null."""
+    check_profile_shape(j)
+    assert j['avatar'] == fallback_avatar(name, source, public_url), j['avatar']
+    assert j['username'] == name, j
+    for k in ('user_id', 'nickname', 'bio', 'verified', 'private'):
+        assert j[k] is None, '%s should be null without the scraper: %r' % (k, j)
+    assert all(v is None for v in j['stats'].values()), 'stats should be null: %r' % j['stats']
+
+
+def cache_stats(server, path='/cache/stats'):
+    """GET /cache/stats with the admin key (raising unless 200); the JSON."""
+    r = server.call('GET', path, auth=STATIC_ADMIN[0])
+    assert r.status_code == 200, (r.status_code, r.text)
+    return r.json()
+
+
+def hard_restart(server, timeout=30):
+    """A restart that kills the children instead of draining them (SIGHUP to the parent, what
+    `apache2 -k restart` sends); returns once the new generation answers."""
+    before = server.generation_count()
+    os.kill(server.pid, signal.SIGHUP)
+    if not _wait(lambda: server.generation_count() > before, timeout):
+        raise RuntimeError('httpd %s did not restart:\n%s' % (server.name, server.log_tail()))
+    if not server.wait_answering(timeout):
+        raise RuntimeError('httpd %s does not answer after restart:\n%s'
+                           % (server.name, server.log_tail()))
+
+
+def concurrent_gets(ports, path, n, headers=None, timeout=30):
+    """n GETs of path released at the same moment by n threads, each on a connection of its
+    own, sent to ports in turn; one (status, headers, body) per request, status 0 when the
+    connection failed."""
+    results = [None] * n
+    gate = threading.Barrier(n)
+
+    def one(i):
+        gate.wait()
+        try:
+            results[i] = http_get(ports[i % len(ports)], path, headers, timeout=timeout)
+        except OSError as e:
+            results[i] = (0, {}, repr(e).encode())
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results

@@ -105,6 +105,19 @@ static void test_http_urls(void **state)
     assert_non_null(profile_parse_http_url(pool, "localhost:80", &url));
 }
 
+static void test_web_urls(void **state)
+{
+    const char *url;
+    (void)state;
+    assert_null(profile_parse_web_url(pool, "https://www.tiktok.com/", &url));
+    assert_string_equal(url, "https://www.tiktok.com");
+    assert_null(profile_parse_web_url(pool, "http://127.0.0.1:8080/base", &url));
+    assert_string_equal(url, "http://127.0.0.1:8080/base");
+    assert_non_null(profile_parse_web_url(pool, "ftp://x", &url));
+    assert_non_null(profile_parse_web_url(pool, "https://", &url));
+    assert_non_null(profile_parse_web_url(pool, "https://x/?q", &url));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -113,6 +126,7 @@ int main(void)
         cmocka_unit_test(test_redis_urls),
         cmocka_unit_test(test_redis_errors_hide_password),
         cmocka_unit_test(test_http_urls),
+        cmocka_unit_test(test_web_urls),
     };
     int rc;
     apr_initialize();
