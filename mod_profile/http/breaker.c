@@ -167,17 +167,19 @@ profile_breaker_verdict_t profile_breaker_enter(profile_breaker_t *b,
     return PROFILE_BREAKER_GO;
 }
 
-static void open_if_closed(profile_breaker_t *b, apr_time_t until)
+static int open_if_closed(profile_breaker_t *b, apr_time_t until)
 {
     apr_int64_t closed = 0;
 
-    __atomic_compare_exchange_n(&b->open_until, &closed, until, 0, SEQ, SEQ);
+    return __atomic_compare_exchange_n(&b->open_until, &closed, until, 0, SEQ, SEQ);
 }
 
-void profile_breaker_done(profile_breaker_t *b, const profile_breaker_limits_t *l, int slot,
-                          apr_time_t now, profile_fetch_outcome_t outcome,
-                          apr_interval_time_t retry_after)
+profile_breaker_change_t profile_breaker_done(profile_breaker_t *b,
+                                              const profile_breaker_limits_t *l, int slot,
+                                              apr_time_t now, profile_fetch_outcome_t outcome,
+                                              apr_interval_time_t retry_after)
 {
+    profile_breaker_change_t change = PROFILE_BREAKER_UNCHANGED;
     int index = slot & (PROFILE_BREAKER_MAX_CONCURRENT - 1);
     apr_uint64_t word = __atomic_load_n(&b->slots[index], SEQ);
     apr_uint64_t trial = __atomic_load_n(&b->trial, SEQ);
@@ -189,16 +191,19 @@ void profile_breaker_done(profile_breaker_t *b, const profile_breaker_limits_t *
         __atomic_store_n(&b->failures, 0, SEQ);
     else if ((int)__atomic_add_fetch(&b->failures, 1, SEQ) >= l->threshold
              || outcome == PROFILE_FETCH_THROTTLED)
-        open_if_closed(b, reopen);
+        if (open_if_closed(b, reopen))
+            change = PROFILE_BREAKER_OPENED;
     if (is_mine(trial, slot)) {
-        if (until)
-            __atomic_compare_exchange_n(&b->open_until, &until,
-                                        outcome == PROFILE_FETCH_SUCCEEDED ? 0 : reopen, 0,
-                                        SEQ, SEQ);
+        if (until && __atomic_compare_exchange_n(&b->open_until, &until,
+                                                 outcome == PROFILE_FETCH_SUCCEEDED ? 0 : reopen,
+                                                 0, SEQ, SEQ))
+            change = outcome == PROFILE_FETCH_SUCCEEDED ? PROFILE_BREAKER_CLOSED
+                                                        : PROFILE_BREAKER_REOPENED;
         __atomic_compare_exchange_n(&b->trial, &trial, 0, 0, SEQ, SEQ);
     }
     if (is_mine(word, slot))
         gate_release(b, index, word);
+    return change;
 }
 
 void profile_breaker_state(profile_breaker_t *b, apr_time_t now, profile_breaker_state_t *out)

@@ -44,10 +44,20 @@ profile_breaker_t *profile_breaker_init(void *mem);
 profile_breaker_verdict_t profile_breaker_enter(profile_breaker_t *b,
                                                 const profile_breaker_limits_t *l,
                                                 apr_time_t now, int *slot);
+/* What a result did to the circuit. Each change is reported to exactly one caller (the one
+ * whose compare-and-swap made it), so it is logged once for the whole httpd. */
+typedef enum {
+    PROFILE_BREAKER_UNCHANGED = 0,
+    PROFILE_BREAKER_OPENED,    /* closed → open */
+    PROFILE_BREAKER_REOPENED,  /* the half-open trial failed */
+    PROFILE_BREAKER_CLOSED     /* the half-open trial succeeded */
+} profile_breaker_change_t;
+
 /* retry_after: the upstream's Retry-After for THROTTLED (0 when absent). */
-void profile_breaker_done(profile_breaker_t *b, const profile_breaker_limits_t *l, int slot,
-                          apr_time_t now, profile_fetch_outcome_t outcome,
-                          apr_interval_time_t retry_after);
+profile_breaker_change_t profile_breaker_done(profile_breaker_t *b,
+                                              const profile_breaker_limits_t *l, int slot,
+                                              apr_time_t now, profile_fetch_outcome_t outcome,
+                                              apr_interval_time_t retry_after);
 
 typedef struct {
     const char *state;         /* "closed", "open", "half_open" */

@@ -4,8 +4,7 @@
  * The upstream limits (concurrency, breaker) are the main server's, read once in post_config,
  * like the one breaker block they govern; URL, timeout, page cap and User-Agent are the
  * server's that asks. The circuit's openings and closings are logged once each for the whole
- * httpd: a second small block remembers the opening announced last, and the process that
- * swaps it announces. */
+ * httpd, by the fetch whose result made them (breaker.h). */
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
@@ -20,7 +19,6 @@
 #include "util/shm_block.h"
 
 #define BREAKER_SHM_KEY "profile_breaker"
-#define ANNOUNCED_SHM_KEY "profile_breaker_announced"
 #define CONNECT_TIMEOUT_MS 3000L
 #define MAX_REDIRECTS 3L
 #define PAGE_FIRST_ALLOC (64 * 1024)
@@ -29,10 +27,8 @@
 /* A gate slot held this much longer than the longest fetch may take belongs to a dead
  * process (parsing a page and scheduling delays fit well within it). */
 #define STALE_MARGIN apr_time_from_sec(30)
-#define SEQ __ATOMIC_SEQ_CST
 
 static profile_breaker_t *breaker;
-static apr_int64_t *announced;     /* open_until of the opening logged last, 0: closed */
 static profile_breaker_limits_t limits;
 static profile_curl_pool_t *handles;
 
@@ -40,7 +36,7 @@ apr_status_t profile_scrape_setup(server_rec *s)
 {
     const profile_profiles_config_t *c = &profile_server_config(s)->profiles;
     int longest = 0;
-    void *mem = NULL, *mark = NULL;
+    void *mem = NULL;
     apr_status_t rv;
     server_rec *vs;
 
@@ -54,15 +50,12 @@ apr_status_t profile_scrape_setup(server_rec *s)
     limits.cooldown = apr_time_from_sec(profile_breaker_cooldown_s(c));
     limits.stale_after = apr_time_from_msec(longest) + STALE_MARGIN;
     rv = profile_shm_block(s, BREAKER_SHM_KEY, profile_breaker_size(), &mem);
-    if (rv == APR_SUCCESS)
-        rv = profile_shm_block(s, ANNOUNCED_SHM_KEY, sizeof(*announced), &mark);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, APLOGNO(10760)
                      "cannot create the shared memory of the profile page circuit breaker");
         return rv;
     }
     breaker = profile_breaker_init(mem);
-    announced = mark;
     return APR_SUCCESS;
 }
 
@@ -248,20 +241,18 @@ static profile_fetch_outcome_t fetch(server_rec *s, apr_pool_t *p, const char *u
     return outcome;
 }
 
-/* Logs an opening or a closing of the circuit that nobody has logged yet. */
+/* Logs the opening or closing of the circuit this fetch's result made. */
 static void announce(server_rec *s, const profile_scrape_result_t *out,
-                     profile_fetch_outcome_t outcome)
+                     profile_fetch_outcome_t outcome, profile_breaker_change_t change)
 {
-    apr_int64_t seen = __atomic_load_n(announced, SEQ);
     apr_time_t now = apr_time_now();
     profile_breaker_state_t st;
     long secs;
 
-    profile_breaker_state(breaker, now, &st);
-    if (st.open_until == seen
-            || !__atomic_compare_exchange_n(announced, &seen, st.open_until, 0, SEQ, SEQ))
+    if (change == PROFILE_BREAKER_UNCHANGED)
         return;
-    if (!st.open_until) {
+    profile_breaker_state(breaker, now, &st);
+    if (change == PROFILE_BREAKER_CLOSED) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10762)
                      "profile pages: circuit closed, a trial fetch succeeded");
         return;
@@ -270,7 +261,7 @@ static void announce(server_rec *s, const profile_scrape_result_t *out,
     if (outcome == PROFILE_FETCH_THROTTLED)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10763)
                      "profile pages: circuit open for %ld s, TikTok answered HTTP 429", secs);
-    else if (seen)
+    else if (change == PROFILE_BREAKER_REOPENED)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10764)
                      "profile pages: circuit open again for %ld s, the trial fetch failed: %s",
                      secs, out->why ? out->why : "unknown");
@@ -287,6 +278,7 @@ void profile_scrape(server_rec *s, apr_pool_t *p, const char *username,
     profile_breaker_verdict_t verdict = PROFILE_BREAKER_OPEN;
     apr_interval_time_t retry_after = 0;
     profile_fetch_outcome_t outcome;
+    profile_breaker_change_t change;
     int slot = 0;
 
     memset(out, 0, sizeof(*out));
@@ -301,7 +293,7 @@ void profile_scrape(server_rec *s, apr_pool_t *p, const char *username,
         return;
     }
     outcome = fetch(s, p, username, out, &retry_after);
-    profile_breaker_done(breaker, &limits, slot, apr_time_now(), outcome, retry_after);
+    change = profile_breaker_done(breaker, &limits, slot, apr_time_now(), outcome, retry_after);
     profile_cache_count(out->rc == PROFILE_SCRAPE_FAILED ? PROFILE_CS_UPSTREAM_FAILED
                                                          : PROFILE_CS_UPSTREAM_OK);
     profile_cache_upstream_ms(out->elapsed_ms);
@@ -309,7 +301,7 @@ void profile_scrape(server_rec *s, apr_pool_t *p, const char *username,
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(10766)
                      "profile page of @%s not fetched after %" APR_INT64_T_FMT " ms: %s",
                      username, out->elapsed_ms, out->why);
-    announce(s, out, outcome);
+    announce(s, out, outcome, change);
 }
 
 json_t *profile_scrape_breaker_json(apr_pool_t *p)

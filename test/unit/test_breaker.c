@@ -115,7 +115,9 @@ static void test_one_trial_after_cooldown(void **state)
     assert_int_equal(profile_breaker_enter(b, &limits, end + SEC(59), &other),
                      PROFILE_BREAKER_OPEN);
     assert_string_equal(state_of(b, end + SEC(59)), "half_open");
-    profile_breaker_done(b, &limits, trial, end + SEC(1), PROFILE_FETCH_SUCCEEDED, 0);
+    assert_int_equal(profile_breaker_done(b, &limits, trial, end + SEC(1),
+                                          PROFILE_FETCH_SUCCEEDED, 0),
+                     PROFILE_BREAKER_CLOSED);
     assert_string_equal(state_of(b, end + SEC(1)), "closed");
     assert_int_equal(fetch(b, end + SEC(1), PROFILE_FETCH_SUCCEEDED), PROFILE_BREAKER_GO);
     assert_int_equal(fetch(b, end + SEC(1), PROFILE_FETCH_SUCCEEDED), PROFILE_BREAKER_GO);
@@ -130,7 +132,9 @@ static void test_failed_trial_reopens(void **state)
 
     open_it(b, T0);
     assert_int_equal(profile_breaker_enter(b, &limits, end, &trial), PROFILE_BREAKER_GO);
-    profile_breaker_done(b, &limits, trial, end + SEC(2), PROFILE_FETCH_FAILED, 0);
+    assert_int_equal(profile_breaker_done(b, &limits, trial, end + SEC(2),
+                                          PROFILE_FETCH_FAILED, 0),
+                     PROFILE_BREAKER_REOPENED);
     again = end + SEC(2) + SEC(30);
     profile_breaker_state(b, end + SEC(2), &st);
     assert_string_equal(st.state, "open");
@@ -148,7 +152,9 @@ static void test_throttled_opens_for_retry_after(void **state)
     int slot, trial;
 
     assert_int_equal(profile_breaker_enter(b, &limits, T0, &slot), PROFILE_BREAKER_GO);
-    profile_breaker_done(b, &limits, slot, T0, PROFILE_FETCH_THROTTLED, SEC(120));
+    assert_int_equal(profile_breaker_done(b, &limits, slot, T0, PROFILE_FETCH_THROTTLED,
+                                          SEC(120)),
+                     PROFILE_BREAKER_OPENED);
     profile_breaker_state(b, T0, &st);
     assert_string_equal(st.state, "open");
     assert_int_equal(st.open_until, T0 + SEC(120));
@@ -170,7 +176,9 @@ static void test_late_results_ignored_while_open(void **state)
 
     assert_int_equal(profile_breaker_enter(b, &limits, T0, &late), PROFILE_BREAKER_GO);
     open_it(b, T0);
-    profile_breaker_done(b, &limits, late, T0 + SEC(1), PROFILE_FETCH_SUCCEEDED, 0);
+    assert_int_equal(profile_breaker_done(b, &limits, late, T0 + SEC(1),
+                                          PROFILE_FETCH_SUCCEEDED, 0),
+                     PROFILE_BREAKER_UNCHANGED);
     assert_string_equal(state_of(b, T0 + SEC(1)), "open");
     assert_int_equal(fetch(b, T0 + SEC(1), PROFILE_FETCH_SUCCEEDED), PROFILE_BREAKER_OPEN);
 }
