@@ -98,16 +98,11 @@ static apr_array_header_t *revalidate_names(profile_request_t *pr, json_t *body)
     return names;
 }
 
-static const char *status_url(profile_request_t *pr, const char *job_id)
-{
-    return apr_pstrcat(pr->r->pool, "/profiles/revalidate/", job_id, NULL);
-}
-
 int profile_handle_profiles_revalidate(profile_request_t *pr)
 {
     json_t *body = profile_handler_body(pr);
     apr_array_header_t *names;
-    const char *job_id;
+    const char *job_id, *status_url;
     PGconn *c;
 
     if (!body || !(names = revalidate_names(pr, body)))
@@ -117,11 +112,11 @@ int profile_handle_profiles_revalidate(profile_request_t *pr)
     if (profile_store_reval_create(c, pr->r->pool, pr->principal->name, names, &job_id)
         != PROFILE_STORE_OK)
         return profile_handler_store_failed(pr, c, "queueing a revalidation job");
-    apr_table_setn(pr->r->headers_out, "Location", status_url(pr, job_id));
+    status_url = apr_pstrcat(pr->r->pool, "/profiles/revalidate/", job_id, NULL);
+    apr_table_setn(pr->r->headers_out, "Location", status_url);
     return profile_send_json(pr, HTTP_ACCEPTED,
                              json_pack("{s:s,s:s,s:i,s:s}", "job_id", job_id, "status", "queued",
-                                       "total", names->nelts, "status_url",
-                                       status_url(pr, job_id)));
+                                       "total", names->nelts, "status_url", status_url));
 }
 
 static json_t *item_json(apr_pool_t *p, const profile_reval_item_t *it)
