@@ -7,6 +7,9 @@
 #include "metrics/metrics_shm.h"
 #include "ratelimit/ratelimit.h"
 #include "routes/dispatch.h"
+#include "ws/ws_gate.h"
+
+static const char *const ws_fixups_after[] = { "mod_headers.c", NULL };
 
 static void profile_register_hooks(apr_pool_t *p)
 {
@@ -17,11 +20,15 @@ static void profile_register_hooks(apr_pool_t *p)
     ap_hook_check_authn(profile_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(profile_authn_note_failure, NULL, NULL, APR_HOOK_MIDDLE);
+    profile_auth_errors_register();
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "profile-role", AUTHZ_PROVIDER_VERSION,
                               &profile_authz_role_provider, AP_AUTH_INTERNAL_PER_CONF);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "profile-scope", AUTHZ_PROVIDER_VERSION,
                               &profile_authz_scope_provider, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_fixups(profile_ratelimit_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    /* After the rate limiter (MIDDLE), and after mod_headers so nothing changes the signed
+     * identity headers once they are set; mod_proxy's handler forwards them. */
+    ap_hook_fixups(profile_ws_fixups, ws_fixups_after, NULL, APR_HOOK_LAST);
     ap_hook_handler(profile_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(profile_metrics_log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
 }

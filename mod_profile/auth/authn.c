@@ -413,7 +413,7 @@ static int identity_header(const char *name)
     return 1;
 }
 
-static void strip_identity_headers(request_rec *r)
+void profile_strip_identity_headers(request_rec *r)
 {
     for (;;) {
         const apr_array_header_t *h = apr_table_elts(r->headers_in);
@@ -516,7 +516,7 @@ void profile_authn_sanitize_request(request_rec *r)
     int removed = 0;
     char *args;
 
-    strip_identity_headers(r);
+    profile_strip_identity_headers(r);
     if (!r->args || (!ap_strcasestr(r->args, "api") && !strchr(r->args, '%')))
         return;
     args = strip_query(r->pool, r->args, websocket ? &value : NULL, &removed);

@@ -34,9 +34,16 @@ void profile_authn_challenge(request_rec *r, const profile_authn_failure_t *why)
  * authenticated principal): the Bearer challenge, with error="insufficient_scope". */
 int profile_authn_note_failure(request_rec *r, const char *auth_type);
 
+/* Registers the error JSON for httpd's 401/403 in `AuthType Profile` locations
+ * (auth_errors.c). */
+void profile_auth_errors_register(void);
+
 /* check_authn hook for `AuthType Profile`: sets r->user, the notes and environment
  * (PROFILE_PRINCIPAL, PROFILE_ROLE, PROFILE_KEY_ID) and the identity headers for backends. */
 int profile_check_authn(request_rec *r);
+
+/* Removes every X-Profile-* (and X_Profile_*) request header, whatever its case. */
+void profile_strip_identity_headers(request_rec *r);
 
 /* post_read_request: removes client-sent identity headers (X-Profile-*) and the api_key
  * query parameter from every request (from r->args, r->unparsed_uri and r->the_request), so

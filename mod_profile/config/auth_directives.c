@@ -26,8 +26,8 @@ static int plain_text(const char *s, apr_size_t max)
     return n > 0 && n <= max;
 }
 
-/* Reads a file of at most max bytes; the path is relative to ServerRoot. */
-static const char *read_small_file(cmd_parms *cmd, const char *arg, apr_size_t max,
+/* Reads a file of at most max bytes (see config.h); the path is relative to ServerRoot. */
+const char *profile_directive_read_file(cmd_parms *cmd, const char *arg, apr_size_t max,
                                    unsigned char **data, apr_size_t *len)
 {
     const char *path = ap_server_root_relative(cmd->pool, arg);
@@ -59,6 +59,19 @@ static const char *read_small_file(cmd_parms *cmd, const char *arg, apr_size_t m
                                       apr_strerror(rv, err, sizeof(err))));
     (*data)[n] = '\0';
     *len = n;
+    return NULL;
+}
+
+const char *profile_directive_read_secret(cmd_parms *cmd, const char *arg, apr_size_t max,
+                                          unsigned char **data, apr_size_t *len)
+{
+    const char *err = profile_directive_read_file(cmd, arg, max, data, len);
+
+    if (err)
+        return err;
+    /* A trailing line break is from the editor or `echo`, not part of the secret. */
+    while (*len > 0 && ((*data)[*len - 1] == '\n' || (*data)[*len - 1] == '\r'))
+        (*data)[--*len] = '\0';
     return NULL;
 }
 
@@ -177,14 +190,9 @@ const char *profile_set_jwt_secret_file(cmd_parms *cmd, void *d, const char *arg
 {
     unsigned char *data;
     apr_size_t len;
-    const char *err = read_small_file(cmd, arg, MAX_KEY_FILE_BYTES, &data, &len);
+    const char *err = profile_directive_read_secret(cmd, arg, MAX_KEY_FILE_BYTES, &data, &len);
     (void)d;
-    if (err)
-        return err;
-    /* A trailing line break is from the editor or `echo`, not part of the secret. */
-    while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
-        data[--len] = '\0';
-    return set_secret(cmd, data, len);
+    return err ? err : set_secret(cmd, data, len);
 }
 
 const char *profile_set_jwt_key_files(cmd_parms *cmd, void *d, const char *priv, const char *pub)
@@ -194,8 +202,8 @@ const char *profile_set_jwt_key_files(cmd_parms *cmd, void *d, const char *priv,
     apr_size_t priv_len, pub_len;
     const char *err;
     (void)d;
-    if ((err = read_small_file(cmd, priv, MAX_KEY_FILE_BYTES, &priv_pem, &priv_len))
-        || (err = read_small_file(cmd, pub, MAX_KEY_FILE_BYTES, &pub_pem, &pub_len)))
+    if ((err = profile_directive_read_file(cmd, priv, MAX_KEY_FILE_BYTES, &priv_pem, &priv_len))
+        || (err = profile_directive_read_file(cmd, pub, MAX_KEY_FILE_BYTES, &pub_pem, &pub_len)))
         return err;
     if (!strstr((const char *)priv_pem, "-----BEGIN"))
         return profile_directive_fail(cmd, apr_psprintf(cmd->pool, "%s is not a PEM file", priv));

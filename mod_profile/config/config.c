@@ -19,6 +19,7 @@ void *profile_create_server_config(apr_pool_t *p, server_rec *s)
     profile_auth_config_init(&c->auth);
     profile_rl_server_init(&c->rl);
     profile_profiles_config_init(&c->profiles);
+    profile_ws_server_init(&c->ws);
     return c;
 }
 
@@ -36,6 +37,7 @@ void *profile_merge_server_config(apr_pool_t *p, void *base_, void *add_)
     profile_auth_config_merge(&base->auth, &add->auth, &c->auth);
     profile_rl_server_merge(&base->rl, &add->rl, &c->rl);
     profile_profiles_config_merge(&base->profiles, &add->profiles, &c->profiles);
+    profile_ws_server_merge(&base->ws, &add->ws, &c->ws);
     /* db_pool is made per process in child_init, never merged. */
     return c;
 }
@@ -47,6 +49,7 @@ void *profile_create_dir_config(apr_pool_t *p, char *dir)
     c->engine = PROFILE_UNSET;
     c->max_body = PROFILE_UNSET;
     profile_rl_dir_init(&c->rl);
+    profile_ws_dir_init(&c->ws);
     return c;
 }
 
@@ -56,6 +59,7 @@ void *profile_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
     c->engine = MERGE_INT(engine);
     c->max_body = MERGE_INT(max_body);
     profile_rl_dir_merge(p, &base->rl, &add->rl, &c->rl);
+    profile_ws_dir_merge(&base->ws, &add->ws, &c->ws);
     return c;
 }
 
@@ -221,5 +225,6 @@ const command_rec profile_directives[] = {
     PROFILE_AUTH_DIRECTIVES,
     PROFILE_RATELIMIT_DIRECTIVES,
     PROFILE_PROFILES_DIRECTIVES,
+    PROFILE_WS_DIRECTIVES,
     { NULL }
 };

@@ -9,6 +9,7 @@
 #include "config/auth_config.h"
 #include "config/ratelimit_config.h"
 #include "config/profile_config.h"
+#include "config/ws_config.h"
 
 #define PROFILE_UNSET (-1)
 
@@ -30,6 +31,7 @@ typedef struct {
     profile_auth_config_t auth;
     profile_rl_server_config_t rl;
     profile_profiles_config_t profiles;
+    profile_ws_server_config_t ws;
     profile_db_pool_t *db_pool;/* per-process pool, made in child_init */
 } profile_server_config_t;
 
@@ -37,6 +39,7 @@ typedef struct {
     int engine;                /* 1 on, 0 off */
     apr_off_t max_body;        /* bytes */
     profile_rl_dir_config_t rl;
+    profile_ws_dir_config_t ws;
 } profile_dir_config_t;
 
 extern const command_rec profile_directives[];
@@ -53,6 +56,13 @@ const char *profile_directive_fail(cmd_parms *cmd, const char *why);
 /* Sets *field to arg, an integer in [min, max], or returns the directive's error. */
 const char *profile_directive_int(cmd_parms *cmd, const char *arg, long min, long max,
                                   int *field);
+/* Reads a regular file of at most max bytes (path relative to ServerRoot) into *data (NUL
+ * terminated, allocated from cmd->pool); NULL, or the directive's error. */
+const char *profile_directive_read_file(cmd_parms *cmd, const char *arg, apr_size_t max,
+                                        unsigned char **data, apr_size_t *len);
+/* The same for a secret: trailing line breaks are not part of it. */
+const char *profile_directive_read_secret(cmd_parms *cmd, const char *arg, apr_size_t max,
+                                          unsigned char **data, apr_size_t *len);
 profile_dir_config_t *profile_dir_config(const request_rec *r);
 
 /* Getters: the one place where defaults are applied. */

@@ -54,6 +54,17 @@ int profile_handle_cache_stats(profile_request_t *pr);
 int profile_handle_cache_clear_expired(profile_request_t *pr);
 int profile_handle_cache_profile_delete(profile_request_t *pr);
 
+/* handlers/sessions.c */
+int profile_handle_connect(profile_request_t *pr);
+int profile_handle_disconnect(profile_request_t *pr);
+int profile_handle_sessions_list(profile_request_t *pr);
+int profile_handle_session_get(profile_request_t *pr);
+int profile_handle_sessions_cleanup(profile_request_t *pr);
+int profile_handle_session_comments(profile_request_t *pr);
+
+/* handlers/status.c */
+int profile_handle_status(profile_request_t *pr);
+
 /* handlers/avatars.c */
 int profile_handle_avatar_generated(profile_request_t *pr);
 int profile_handle_avatar_initials(profile_request_t *pr);

@@ -19,6 +19,7 @@
 #include "ratelimit/rl_stats.h"
 #include "store/pg_pool.h"
 #include "util/redis_pool.h"
+#include "ws/ws_slots.h"
 
 #define CURL_READY_KEY "profile_curl_global_init"
 
@@ -37,6 +38,8 @@ static void init_curl_once(server_rec *s)
 int profile_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     int rc = profile_auth_check_config(pconf, plog, ptemp, s);
+    if (rc == OK)
+        rc = profile_ws_check_config(s);
     for (; rc == OK && s; s = s->next) {
         const profile_server_config_t *c = profile_server_config(s);
         if (profile_rl_backend(&c->rl) == PROFILE_RL_REDIS && !c->redis) {
@@ -80,10 +83,12 @@ int profile_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, 
         rv = profile_cache_stats_setup(s);
     if (rv == APR_SUCCESS)
         rv = profile_scrape_setup(s);
+    if (rv == APR_SUCCESS)
+        rv = profile_ws_slots_setup(s);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, APLOGNO(10490)
-                     "cannot create the shared memory for metrics, rate limits and the "
-                     "profile cache");
+                     "cannot create the shared memory for metrics, rate limits, the "
+                     "profile cache and WebSocket streams");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;

@@ -8,7 +8,9 @@
 typedef struct {
     const char *event;         /* "register", "login_success", "login_failure", "lockout",
                                   "refresh", "refresh_reuse", "logout", "key_generated",
-                                  "key_rotated", "key_revoked", "user_changed", "user_deleted" */
+                                  "key_rotated", "key_revoked", "user_changed", "user_deleted",
+                                  "session_connected", "session_disconnected",
+                                  "sessions_cleaned_up" */
     apr_int64_t user_id;       /* 0 when none */
     const char *principal;     /* who acted, NULL when anonymous */
     const char *ip, *user_agent, *request_id;

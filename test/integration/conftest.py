@@ -8,7 +8,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from profile_env import ProfileEnv  # noqa: E402
+from profile_env import LIVE_BAD_LINE, ProfileEnv  # noqa: E402
 
 
 def pytest_configure(config):
@@ -83,6 +83,36 @@ def module_server(env):
         s.stop()
 
 
+def _live_pairs(env):
+    """Yields make(name, **kw) → env.live_pair(...), and stops every pair made afterwards."""
+    made = []
+
+    def make(name, **kw):
+        p = env.live_pair('%s-%d' % (name, len(env.servers)), **kw)
+        made.append(p)
+        return p
+    yield make
+    problems = []
+    for p in made:
+        problems += p.stop()
+    if problems:
+        pytest.fail('stopping the live servers:\n' + '\n'.join(problems), pytrace=False)
+
+
+@pytest.fixture
+def live_pair(env):
+    """make(name, sidecars=1, start_sidecars=True, database=None, proxy_to=0, httpd_kw=None,
+    **sidecar_settings) gives the test an httpd fronting a sidecar of its own (env.live_pair:
+    a fresh database unless database= is given); all are stopped after the test."""
+    yield from _live_pairs(env)
+
+
+@pytest.fixture(scope='module')
+def module_live_pair(env):
+    """The same as live_pair, shared by the tests of one module and stopped after it."""
+    yield from _live_pairs(env)
+
+
 @pytest.fixture
 def admin(env):
     """The session's admin account (logged in)."""
@@ -97,13 +127,15 @@ def user(env):
 
 @pytest.fixture(autouse=True)
 def _error_log_check(request, env):
-    """Fails the test on [error]/[crit]/[alert]/[emerg] or crash lines its servers logged,
-    except lines matching the test's allow_errors marker or env.expect_errors()."""
+    """Fails the test on [error]/[crit]/[alert]/[emerg] or crash lines its servers (httpd and
+    sidecars) logged, except lines matching the test's allow_errors marker or
+    env.expect_errors(), and on a sidecar that exited without being told to."""
     env.allowed = []
     marker = request.node.get_closest_marker('allow_errors')
     if marker:
         env.expect_errors(*marker.args)
     marks = {s: s.error_log_mark() for s in env.servers}
+    live_marks = {s: s.log_mark() for s in env.sidecars}
     yield
     bad = []
     for s in env.servers:
@@ -111,6 +143,18 @@ def _error_log_check(request, env):
         text = s.error_log_since(marks.get(s, 0))
         s.checked = end
         bad += ['%s: %s' % (s.name, line) for line in env.unexpected_lines(text)]
+    # The sidecars' logs likewise ([error] lines), and a sidecar must not exit by itself.
+    for s in env.sidecars:
+        end = s.log_mark()
+        text = s.log_since(live_marks.get(s, 0))
+        s.checked = end
+        for line in text.splitlines():
+            if LIVE_BAD_LINE.search(line) and not any(p.search(line) for p in env.allowed):
+                bad.append('%s: %s' % (s.name, line))
+        code = s.exited_by_itself()
+        if code is not None:
+            bad.append('sidecar %s exited by itself with status %s:\n%s' % (s.name, code, s.log_tail()))
+            s.proc = None
     env.allowed = []
     if bad:
         pytest.fail('unexpected lines in the error log:\n' + '\n'.join(bad), pytrace=False)

@@ -40,6 +40,16 @@ STATIC_ADMIN = ('static-admin-key-0123456789abcdef', 'ops', ('admin',))
 STATIC_READER = ('static-reader-key-0123456789abcdef', 'reader', ('profiles:read',))
 STATIC_KEYS = (STATIC_ADMIN, STATIC_READER)
 
+# More static keys, known to every server that fronts a sidecar (HttpdServer(sidecar=…)).
+LIVE_KEY = ('static-live-key-0123456789abcdef', 'live',
+            ('sessions:read', 'sessions:write', 'comments:read'))
+LIVE_COMMENTS = ('static-comments-key-0123456789abcdef', 'comments', ('comments:read',))
+LIVE_COMMENTS2 = ('static-comments2-key-0123456789abcdef', 'comments2', ('comments:read',))
+LIVE_SESSIONS_READ = ('static-sessions-key-0123456789abcdef', 'sessions', ('sessions:read',))
+LIVE_STATIC_KEYS = (LIVE_KEY, LIVE_COMMENTS, LIVE_COMMENTS2, LIVE_SESSIONS_READ)
+# The sidecar binary (flags --config PATH --foreground --check-config).
+PROFILE_LIVE = os.environ.get('PROFILE_LIVE', os.path.join(BUILD, 'profile-live'))
+
 # Lines that fail a test when they show up in an error log while it runs.
 BAD_LINE = re.compile(
     r'\[[\w.-]*:(error|crit|alert|emerg)\]'
@@ -47,6 +57,9 @@ BAD_LINE = re.compile(
     r'|double free|corrupted|AddressSanitizer')
 # Crash lines are never acceptable, whatever a test allows.
 CRASH_LINE = re.compile(r'Segmentation fault|exit signal|AH00060|double free|corrupted')
+# The same for the sidecar's log ("2026-11-24T10:00:00.123Z [error] message").
+LIVE_BAD_LINE = re.compile(r'\[(error|crit|alert|emerg|fatal)\]'
+                           r'|Segmentation fault|double free|corrupted|AddressSanitizer|Assertion')
 
 
 def free_port():
@@ -240,11 +253,19 @@ class HttpdServer:
 
     def __init__(self, env, name, mpm='event', extra_conf='', database=True, redis_url=None,
                  sidecar_url=None, log_level='warn profile:info', mpm_conf=None, jwt_secret=True,
-                 auth_conf=True, modules=()):
+                 auth_conf=True, modules=(), sidecar=None, ws_max_per_key=None, ws_conf='',
+                 sidecar_secret_file=None, static_keys=()):
         """jwt_secret: True for the session's secret, a string for another one, None for no
         HS256 secret (e.g. when extra_conf configures RS256). auth_conf: the test defaults
         (registration open, 8-byte passwords, the repo's blocklist, the static keys).
-        modules: more httpd modules to load, e.g. ('proxy', 'proxy_http')."""
+        modules: more httpd modules to load, e.g. ('proxy', 'proxy_http').
+        sidecar: a SidecarServer (or any object with .port, or a port number) to front: loads
+        mod_proxy, mod_proxy_http and mod_proxy_wstunnel, sets ProfileSidecar (unless
+        sidecar_url says otherwise) and ProfileSidecarSecretFile (sidecar_secret_file, by default
+        the session's shared secret) and adds the <Location /ws/> of docs/live-sessions.md with
+        ProfileWebSocketMaxPerKey ws_max_per_key (unset: the module's default) and ws_conf
+        inside it; servers with a sidecar also know LIVE_STATIC_KEYS. static_keys: more
+        (key, name, scopes) static keys."""
         self.env = env
         self.name = name
         self.root = os.path.join(env.base, name)
@@ -264,6 +285,20 @@ class HttpdServer:
         self.jwt_secret = env.jwt_secret if jwt_secret is True else jwt_secret
         self.auth_conf = auth_conf
         self.modules = tuple(modules)
+        self.static_keys = tuple(static_keys)
+        self.sidecar = sidecar
+        self.sidecar_port = None
+        self.ws_max_per_key = ws_max_per_key
+        self.ws_conf = ws_conf
+        self.sidecar_secret_file = None
+        if sidecar is not None:
+            self.sidecar_port = sidecar if isinstance(sidecar, int) else sidecar.port
+            self.modules += tuple(m for m in ('proxy', 'proxy_http', 'proxy_wstunnel')
+                                  if m not in self.modules)
+            if self.sidecar_url is None:
+                self.sidecar_url = 'http://127.0.0.1:%d' % self.sidecar_port
+            self.sidecar_secret_file = sidecar_secret_file or env.live_secret_file()
+            self.static_keys += tuple(k for k in LIVE_STATIC_KEYS if k not in self.static_keys)
         self.pid = None
         self.checked = 0           # error log offset up to which the per-test check has run
         for d in ('conf', 'logs', 'modules'):
@@ -332,8 +367,34 @@ class HttpdServer:
             lines += [static_key_line(*k) for k in STATIC_KEYS]
         if self.jwt_secret:
             lines.append('ProfileJWTSecret "%s"' % self.jwt_secret)
+        lines += [static_key_line(*k) for k in self.static_keys]
+        if self.sidecar_port is not None:
+            lines += self.ws_location()
         lines += [self.extra_conf, extra]
         return '\n'.join(lines) + '\n'
+
+    def ws_location(self):
+        """The sidecar lines of docs/live-sessions.md ("The httpd side"). retry=0: a sidecar
+        that was down (killed, restarting) is tried again at once instead of after 60 s."""
+        lines = [
+            'ProfileSidecarSecretFile "%s"' % self.sidecar_secret_file,
+            '<Location /ws/>',
+            '    ProxyPass http://127.0.0.1:%d/ws/ upgrade=websocket retry=0' % self.sidecar_port,
+            '    AuthType Profile',
+            # 403, not httpd's default 401, for a credential without comments:read
+            '    AuthzSendForbiddenOnFailure On',
+            '    Require profile-scope comments:read',
+            '    ProfileWebSocket On',
+        ]
+        if self.ws_max_per_key is not None:
+            lines.append('    ProfileWebSocketMaxPerKey %d' % self.ws_max_per_key)
+        lines += ['    ' + line.strip() for line in self.ws_conf.splitlines() if line.strip()]
+        lines.append('</Location>')
+        return lines
+
+    def ws_url(self, session_id, **query):
+        """ws://127.0.0.1:<port>/ws/comments/<session_id>[?query] (None values left out)."""
+        return _ws_url(self.port, session_id, query)
 
     def write_conf(self):
         os.makedirs(os.path.join(self.root, 'htdocs'), exist_ok=True)
@@ -464,6 +525,342 @@ class HttpdServer:
 
     def log_tail(self, n=30):
         return ''.join(self.error_log_text().splitlines(True)[-n:])
+
+
+def _ws_url(port, session_id, query):
+    from urllib.parse import urlencode
+    q = urlencode([(k, v) for k, v in query.items() if v is not None])
+    return 'ws://127.0.0.1:%d/ws/comments/%s%s' % (port, session_id, '?' + q if q else '')
+
+
+# Settings of every test sidecar unless a test says otherwise: short heartbeats and drains so
+# the live tests stay fast (conf/profile-live.conf documents each key).
+LIVE_TEST_SETTINGS = {
+    'log_level': 'info',
+    'replay_speed': 1,
+    'replay_loop': False,
+    'lease': 5,
+    'heartbeat': 1,
+    'batch_interval_ms': 20,
+    'batch_max_events': 500,
+    'inbox_max_events': 20000,
+    'session_buffer': 4096,
+    'client_queue': 1024,
+    'client_send_buffer': 65536,
+    'ping_interval': 30,
+    'max_sessions': 100,
+    'max_clients': 1000,
+    'history_batch': 1000,
+    'drain_timeout': 5,
+    'db_timeout_ms': 3000,
+}
+
+
+class SidecarServer:
+    """One profile-live with its own directory (config, log, pid file), run in the foreground
+    as our child. Settings are the config file's keys (LIVE_TEST_SETTINGS, overridden per
+    sidecar); sidecar_id defaults to the name, so a restart resumes the sidecar's sessions."""
+
+    def __init__(self, env, name, database=None, sidecar_id=None, port=None, secret_file=None,
+                 replay_dir=None, **settings):
+        self.env = env
+        self.name = name
+        self.root = os.path.join(env.base, name)
+        os.makedirs(self.root, exist_ok=True)
+        self.port = port or free_port()
+        self.url = 'http://127.0.0.1:%d' % self.port
+        self.database = database or env.pg.conninfo()
+        self.sidecar_id = sidecar_id or name
+        self.secret_file = secret_file or env.live_secret_file()
+        self.replay_dir = replay_dir or env.replay_dir()
+        self.conf_path = os.path.join(self.root, 'profile-live.conf')
+        self.log_file = os.path.join(self.root, 'profile-live.log')
+        self.pid_file = os.path.join(self.root, 'profile-live.pid')
+        self.stderr_path = os.path.join(self.root, 'stderr.log')
+        self.settings = dict(LIVE_TEST_SETTINGS)
+        self.settings.update(settings)
+        self.proc = None
+        self.checked = 0           # log offset up to which the per-test check has run
+        self.write_conf()
+
+    # ------------------------------------------------------------ configuration
+
+    @staticmethod
+    def _value(v):
+        if isinstance(v, bool):
+            return 'yes' if v else 'no'
+        return str(v)
+
+    def conf_text(self):
+        lines = [
+            '# Written by test/integration/profile_env.py for the test sidecar %s.' % self.name,
+            'listen = 127.0.0.1:%d' % self.port,
+            'database = "%s"' % self.database,
+            'secret_file = %s' % self.secret_file,
+            'pid_file = %s' % self.pid_file,
+            'log_file = %s' % self.log_file,
+            'sidecar_id = %s' % self.sidecar_id,
+            'replay_dir = %s' % self.replay_dir,
+        ]
+        lines += ['%s = %s' % (k, self._value(v)) for k, v in self.settings.items()]
+        return '\n'.join(lines) + '\n'
+
+    def write_conf(self):
+        with open(self.conf_path, 'w') as f:
+            f.write(self.conf_text())
+
+    def check_config(self, text=None):
+        """`profile-live --check-config` of this sidecar's file (or of text instead):
+        (exit code, output)."""
+        path = self.conf_path
+        if text is not None:
+            path = os.path.join(self.root, 'check.conf')
+            with open(path, 'w') as f:
+                f.write(text)
+        p = _run([self.env.live_bin(), '--check-config', '--config', path], timeout=30)
+        return p.returncode, p.stdout
+
+    # ------------------------------------------------------------ the process
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc is not None else None
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def exited_by_itself(self):
+        """The exit status when the process ended without being told to (None otherwise)."""
+        if self.proc is not None and self.proc.poll() is not None:
+            return self.proc.returncode
+        return None
+
+    def start(self, timeout=20, **settings):
+        """Starts it (with settings changed first, if any) and waits until /health answers."""
+        if self.running():
+            raise RuntimeError('sidecar %s runs already' % self.name)
+        binary = self.env.live_bin()
+        if settings:
+            self.settings.update(settings)
+        self.write_conf()
+        with open(self.stderr_path, 'ab') as err:
+            self.proc = subprocess.Popen([binary, '--config', self.conf_path, '--foreground'],
+                                         stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                                         start_new_session=True)
+        if self not in self.env.sidecars:
+            self.env.sidecars.append(self)
+
+        def up():
+            if self.proc.poll() is not None:
+                return True
+            try:
+                return requests.get(self.url + '/health', timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+        _wait(up, timeout, 0.05)
+        if self.proc.poll() is not None:
+            code = self.proc.returncode
+            self.proc = None
+            raise RuntimeError('sidecar %s exited at start (status %s):\n%s' % (self.name, code, self.log_tail()))
+        if not up():
+            self.kill9()
+            raise RuntimeError('sidecar %s does not answer /health on %s:\n%s' % (self.name, self.url, self.log_tail()))
+        return self
+
+    def wait_exit(self, timeout):
+        """The exit status once the process ended within timeout s, else None."""
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def send_signal(self, sig):
+        if self.running():
+            os.kill(self.proc.pid, sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=None):
+        """Sends sig (SIGTERM: drain) and waits up to timeout s (default drain_timeout + 5);
+        returns the exit status. A sidecar that does not stop in time is killed and this
+        raises."""
+        if self.proc is None:
+            return None
+        if timeout is None:
+            timeout = int(self.settings.get('drain_timeout', 10)) + 5
+        proc = self.proc
+        if proc.poll() is None:
+            os.kill(proc.pid, sig)
+        code = self.wait_exit(timeout)
+        self.proc = None
+        if code is None:
+            proc.kill()
+            proc.wait(10)
+            raise RuntimeError('sidecar %s (pid %d) did not exit within %d s of signal %d:\n%s'
+                               % (self.name, proc.pid, timeout, sig, self.log_tail()))
+        return code
+
+    def kill9(self):
+        """SIGKILL, as a crash would end it; returns once it is gone."""
+        return self.stop(signal.SIGKILL, timeout=10)
+
+    def restart(self, sig=signal.SIGTERM, **settings):
+        """Stops it with sig (when running) and starts it again with the same config (and
+        port, id, database), settings changed first."""
+        if self.running():
+            self.stop(sig)
+        return self.start(**settings)
+
+    # ------------------------------------------------------------ HTTP and logs
+
+    def health(self, timeout=5):
+        """GET /health (raising unless 200): {"status","sidecar_id","sessions","clients"}."""
+        r = requests.get(self.url + '/health', timeout=timeout)
+        assert r.status_code == 200, (r.status_code, r.text)
+        return r.json()
+
+    def ws_url(self, session_id, **query):
+        """The sidecar's own URL of a stream (no httpd in front)."""
+        return _ws_url(self.port, session_id, query)
+
+    def log_mark(self):
+        try:
+            return os.path.getsize(self.log_file)
+        except OSError:
+            return 0
+
+    def log_since(self, mark):
+        try:
+            with open(self.log_file, 'rb') as f:
+                f.seek(mark)
+                return f.read().decode('utf-8', 'replace')
+        except OSError:
+            return ''
+
+    def log_text(self):
+        return self.log_since(0)
+
+    def stderr_text(self):
+        try:
+            with open(self.stderr_path, 'rb') as f:
+                return f.read().decode('utf-8', 'replace')
+        except OSError:
+            return ''
+
+    def log_tail(self, n=30):
+        text = self.log_text().splitlines(True)[-n:]
+        err = self.stderr_text().splitlines(True)[-n:]
+        return ''.join(text) + (('--- stderr:\n' + ''.join(err)) if err else '')
+
+
+class LivePair:
+    """An httpd fronting one of its sidecars, with sessions in one database; helpers for the
+    session endpoints (default credentials: LIVE_KEY, which holds sessions:read/write and
+    comments:read)."""
+
+    def __init__(self, env, httpd, sidecars, database):
+        self.env = env
+        self.httpd = httpd
+        self.sidecars = sidecars
+        self.database = database
+
+    @property
+    def sidecar(self):
+        return self.sidecars[0]
+
+    def sql(self, query, *params):
+        """Rows of one statement on the pair's database."""
+        import psycopg
+        with psycopg.connect(self.database, autocommit=True) as c:
+            cur = c.execute(query, params)
+            return cur.fetchall() if cur.description else []
+
+    def stop(self):
+        problems = []
+        try:
+            self.httpd.stop()
+        except Exception as e:
+            problems.append(str(e))
+        for s in self.sidecars:
+            try:
+                s.stop()
+            except Exception as e:
+                problems.append(str(e))
+        return problems
+
+    # ------------------------------------------------------------ the API
+
+    def call(self, method, path, body=None, auth=LIVE_KEY[0], **kw):
+        return self.httpd.call(method, path, auth=auth, body=body, **kw)
+
+    def connect(self, username, recording=None, speed=None, loop=None, session_id=None,
+                source='replay', options=None, auth=LIVE_KEY[0]):
+        """POST /connect; options from recording/speed/loop unless options is given."""
+        body = {'username': username, 'source': source}
+        if options is None:
+            options = {k: v for k, v in (('recording', recording), ('speed', speed), ('loop', loop))
+                       if v is not None}
+        if options:
+            body['options'] = options
+        if session_id is not None:
+            body['session_id'] = session_id
+        return self.call('POST', '/connect', body=body, auth=auth)
+
+    def start(self, recording='mix300', speed=1, loop=False, session_id=None, username=None):
+        """A new replay session (asserting 202); returns its id."""
+        r = self.connect(username or self.env.unique('lv'), recording, speed, loop, session_id)
+        assert r.status_code == 202, (r.status_code, r.text)
+        return r.json()['session_id']
+
+    def disconnect(self, session_id, auth=LIVE_KEY[0]):
+        return self.call('POST', '/disconnect', body={'session_id': session_id}, auth=auth)
+
+    def session(self, session_id):
+        r = self.call('GET', '/sessions/' + session_id)
+        assert r.status_code == 200, (r.status_code, r.text)
+        return r.json()
+
+    def wait_session(self, session_id, predicate, timeout=10):
+        """Polls GET /sessions/<id> until predicate(session) holds; returns the session (and
+        raises with the last one seen when it never does)."""
+        last = [None]
+
+        def check():
+            last[0] = self.session(session_id)
+            return predicate(last[0])
+        if not _wait(check, timeout, 0.1):
+            raise AssertionError('session %s: condition not met within %s s: %s' % (session_id, timeout, last[0]))
+        return last[0]
+
+    def history(self, session_id, since=0, types=None, limit=1000, auth=LIVE_KEY[0]):
+        """Every persisted event after since, following next_since."""
+        events = []
+        while True:
+            q = 'since=%d&limit=%d' % (since, limit) + ('&types=' + types if types else '')
+            r = self.call('GET', '/sessions/%s/comments?%s' % (session_id, q), auth=auth)
+            assert r.status_code == 200, (r.status_code, r.text)
+            j = r.json()
+            events += j['events']
+            if not j['has_more']:
+                return events
+            assert j['next_since'] > since, j
+            since = j['next_since']
+
+    # ------------------------------------------------------------ streams
+
+    def ws_url(self, session_id, **query):
+        return self.httpd.ws_url(session_id, **query)
+
+    def ws(self, session_id, key=LIVE_KEY[0], via_query=False, headers=None, **query):
+        """A WebSocket client on /ws/comments/<session_id> through httpd; query: since=,
+        types=… (None left out). The key goes in X-API-Key, or in ?api_key= (via_query)."""
+        from live_client import WsClient
+        h = dict(headers or {})
+        if via_query:
+            query['api_key'] = key
+        elif key:
+            h['X-API-Key'] = key
+        return WsClient(self.ws_url(session_id, **query), headers=h)
 
 
 class User:
@@ -728,6 +1125,13 @@ class ProfileEnv:
         self._names = itertools.count(1)
         self._tag = secrets.token_hex(2)
         self._admin = None
+        self.sidecars = []         # every SidecarServer made this session
+        self.live_secret = None    # bytes of the secret httpd and the sidecars share
+        self._live_secret_file = None
+        self._replay_dir = None
+        self._live_template = None
+        self._live_bin = None
+        self._dbs = itertools.count(1)
 
     def setup(self):
         self.pg.init()
@@ -757,6 +1161,91 @@ class ProfileEnv:
         r = RedisServer(self.base, name, password)
         self.redis_servers.append(r)
         return r
+
+    # ------------------------------------------------------------ the live sidecar
+
+    def live_secret_file(self):
+        """The secret httpd (ProfileSidecarSecretFile) and the sidecars (secret_file) share:
+        64 hex characters, no newline, mode 0600; made on first use."""
+        if self._live_secret_file is None:
+            d = os.path.join(self.base, 'live')
+            os.makedirs(d, exist_ok=True)
+            path = os.path.join(d, 'secret')
+            self.live_secret = secrets.token_hex(32).encode()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, 'wb') as f:
+                f.write(self.live_secret)
+            self._live_secret_file = path
+        return self._live_secret_file
+
+    def live_bin(self):
+        """A private copy of build/profile-live (made on first use), so a rebuild while the
+        tests run changes no sidecar they start."""
+        if self._live_bin is None:
+            if not (os.path.isfile(PROFILE_LIVE) and os.access(PROFILE_LIVE, os.X_OK)):
+                raise RuntimeError('%s is missing: run `make` (or ./dev test) first' % PROFILE_LIVE)
+            d = os.path.join(self.base, 'live')
+            os.makedirs(d, exist_ok=True)
+            path = os.path.join(d, 'profile-live')
+            shutil.copy(PROFILE_LIVE, path)
+            self._live_bin = path
+        return self._live_bin
+
+    def replay_dir(self):
+        """The sidecars' replay_dir: the recordings of live_client.RECORDINGS plus the shipped
+        ones (sidecar/replay/*.ndjson, e.g. demo.ndjson); made on first use. Tests may add
+        their own (live_client.write_recording)."""
+        if self._replay_dir is None:
+            from live_client import RECORDINGS, recording, write_recording
+            d = os.path.join(self.base, 'replay')
+            os.makedirs(d, exist_ok=True)
+            for f in glob.glob(os.path.join(REPO, 'sidecar', 'replay', '*.ndjson')):
+                shutil.copy(f, d)
+            for name in RECORDINGS:
+                write_recording(d, name, recording(name))
+            self._replay_dir = d
+        return self._replay_dir
+
+    def live_database(self):
+        """A fresh, migrated database of its own (copied from a template migrated once):
+        its conninfo. Live tests use one per server pair, so their sessions, sidecars and
+        counts never meet another test's."""
+        if self._live_template is None:
+            self.pg.create_database('live_template')
+            self.migrate(self.pg.conninfo('live_template'))
+            self._live_template = 'live_template'
+        name = 'live_%d' % next(self._dbs)
+        self.pg.psql('CREATE DATABASE %s TEMPLATE %s OWNER profile' % (name, self._live_template))
+        return self.pg.conninfo(name)
+
+    def sidecar(self, name, **kw):
+        """A new (not started) SidecarServer; kw: database=, sidecar_id=, port=, secret_file=,
+        replay_dir= and config settings (lease=3, client_queue=64 …)."""
+        s = SidecarServer(self, name, **kw)
+        self.sidecars.append(s)
+        return s
+
+    def live_pair(self, name, sidecars=1, start_sidecars=True, database=None, proxy_to=0,
+                  httpd_kw=None, **settings):
+        """httpd + sidecars on one database (default: a fresh one, live_database()); httpd
+        proxies /ws/ to sidecars[proxy_to]. Sidecars are named <name>-sc<i> (also their
+        sidecar_id) and get settings; the ones started (start_sidecars) answer /health,
+        httpd answers /healthcheck. The caller stops it (LivePair.stop)."""
+        database = database or self.live_database()
+        scs = [self.sidecar('%s-sc%d' % (name, i), database=database, **settings) for i in range(sidecars)]
+        kw = dict(httpd_kw or {})
+        kw.setdefault('mpm', self.mpm)
+        h = self.httpd(name, database=database, sidecar=scs[proxy_to], **kw)
+        pair = LivePair(self, h, scs, database)
+        try:
+            if start_sidecars:
+                for s in scs:
+                    s.start()
+            h.start()
+        except BaseException:
+            pair.stop()
+            raise
+        return pair
 
     # ------------------------------------------------------------ accounts
 
@@ -879,6 +1368,14 @@ class ProfileEnv:
                 s.stop()
             except Exception as e:      # keep stopping the others
                 problems.append(str(e))
+        for s in self.sidecars:         # before PostgreSQL, so they can give their leases back
+            try:
+                s.stop()
+            except Exception as e:
+                problems.append(str(e))
+            for line in s.log_since(s.checked).splitlines() + s.stderr_text().splitlines():
+                if CRASH_LINE.search(line) or re.search(r'AddressSanitizer|Assertion', line):
+                    problems.append('%s: %s' % (s.name, line))
         for r in self.redis_servers:
             try:
                 r.stop()

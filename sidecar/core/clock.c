@@ -1,0 +1,38 @@
+/* Wall-clock time of the sidecar: epoch microseconds and the ISO-8601 (UTC, milliseconds)
+ * text every event and log line carries. */
+#include <stdio.h>
+#include <time.h>
+
+#include "core/clock.h"
+
+int64_t live_now_us(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void live_iso8601_ms(int64_t epoch_us, char *buf, size_t len)
+{
+    /* Floor division, so that times before 1970 still render correctly. */
+    int64_t ms = epoch_us / 1000;
+    if (epoch_us % 1000 < 0)
+        ms--;
+    int64_t s = ms / 1000;
+    int frac = (int)(ms % 1000);
+    if (frac < 0) {
+        frac += 1000;
+        s--;
+    }
+    struct tm tm;
+    time_t t = (time_t)s;
+    if (len == 0)
+        return;
+    if (gmtime_r(&t, &tm) == NULL) {
+        snprintf(buf, len, "1970-01-01T00:00:00.000Z");
+        return;
+    }
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+}
