@@ -137,6 +137,22 @@ static void reload(void)
     RESTART_IF(nc.client_send_buffer != g_cfg.client_send_buffer, "client_send_buffer");
     RESTART_IF(nc.history_batch != g_cfg.history_batch, "history_batch");
     RESTART_IF(nc.db_timeout_ms != g_cfg.db_timeout_ms, "db_timeout_ms");
+    /* Sessions copy these when the registry starts (session/session.c). */
+    RESTART_IF(nc.replay_speed != g_cfg.replay_speed, "replay_speed");
+    RESTART_IF(nc.replay_loop != g_cfg.replay_loop, "replay_loop");
+    RESTART_IF(nc.max_sessions != g_cfg.max_sessions, "max_sessions");
+    RESTART_IF(strcmp(nc.tiktok_www_url, g_cfg.tiktok_www_url)
+               || strcmp(nc.tiktok_push_url, g_cfg.tiktok_push_url)
+               || strcmp(nc.sign_url, g_cfg.sign_url)
+               || strcmp(nc.sign_api_key, g_cfg.sign_api_key)
+               || strcmp(nc.tiktok_user_agent, g_cfg.tiktok_user_agent)
+               || nc.tiktok_timeout_ms != g_cfg.tiktok_timeout_ms
+               || nc.tiktok_heartbeat_s != g_cfg.tiktok_heartbeat_s
+               || nc.tiktok_reconnect_attempts != g_cfg.tiktok_reconnect_attempts
+               || nc.tiktok_backoff_min_ms != g_cfg.tiktok_backoff_min_ms
+               || nc.tiktok_backoff_max_ms != g_cfg.tiktok_backoff_max_ms
+               || nc.tiktok_live_poll_s != g_cfg.tiktok_live_poll_s
+               || nc.tiktok_malformed_limit != g_cfg.tiktok_malformed_limit, "tiktok_*/sign_*");
 #undef RESTART_IF
 
     /* The log first, so what follows lands in the new file. Reopened even when unchanged:
@@ -158,12 +174,9 @@ static void reload(void)
 #define APPLY(field, name) do { if (nc.field != g_cfg.field) { \
         list_add(changed, sizeof changed, name); g_cfg.field = nc.field; } } while (0)
     APPLY(log_level, "log_level");
-    APPLY(replay_speed, "replay_speed");
-    APPLY(replay_loop, "replay_loop");
     APPLY(client_queue, "client_queue");
     APPLY(ping_interval_s, "ping_interval");
     APPLY(max_clients, "max_clients");
-    APPLY(max_sessions, "max_sessions");
     APPLY(drain_timeout_s, "drain_timeout");
 #undef APPLY
     live_server_reload(&g_cfg);
@@ -174,6 +187,7 @@ static void reload(void)
                   restart);
 out:
     explicit_bzero(nc.secret, sizeof nc.secret);
+    explicit_bzero(nc.sign_api_key, sizeof nc.sign_api_key);
 }
 
 static int start(unsigned *st, char *err, size_t errlen)

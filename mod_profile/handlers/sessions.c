@@ -94,7 +94,8 @@ static int is_recording_name(const char *s)
 
 /* The "options" object of /connect, checked and rebuilt from the known keys only: its JSON
  * text, or NULL with problems added to fields. */
-static const char *connect_options(apr_pool_t *p, json_t *body, json_t *fields)
+static const char *connect_options(apr_pool_t *p, json_t *body, const char *source,
+                                   json_t *fields)
 {
     json_t *in = json_object_get(body, "options"), *out, *v;
     const char *key, *text = NULL;
@@ -110,23 +111,25 @@ static const char *connect_options(apr_pool_t *p, json_t *body, json_t *fields)
     out = json_object();
     json_object_foreach(in, key, v) {
         const char *why = NULL;
-        if (!strcmp(key, "speed")) {
+        int replay = source && !strcmp(source, "replay");
+        if (replay && !strcmp(key, "speed")) {
             double speed = json_is_number(v) ? json_number_value(v) : NAN;
             if (!(speed >= SPEED_MIN && speed <= SPEED_MAX))
                 why = "must be a number from 0.1 to 1000";
         }
-        else if (!strcmp(key, "loop")) {
+        else if ((replay && !strcmp(key, "loop")) || (!replay && !strcmp(key, "wait_until_live"))) {
             if (!json_is_boolean(v))
                 why = "must be true or false";
         }
-        else if (!strcmp(key, "recording")) {
+        else if (replay && !strcmp(key, "recording")) {
             if (!json_is_string(v) || !is_recording_name(json_string_value(v)))
                 why = "must be 1 to 64 of a-z 0-9 _ -";
         }
         else {
             /* The key came from the client and may be anything: it is not echoed. */
-            profile_field_problem(fields, "options",
-                                  "holds an unknown option (known: speed, loop, recording)");
+            profile_field_problem(fields, "options", replay
+                                  ? "holds an unknown option (replay knows speed, loop, recording)"
+                                  : "holds an unknown option (tiktok knows wait_until_live)");
             problems++;
             continue;
         }
@@ -165,7 +168,7 @@ static int connect_request(profile_request_t *pr, json_t *body, profile_connect_
     req->id = profile_field_string(p, body, "session_id", PROFILE_LIVE_ID_MAX, 0, fields);
     if (req->id && !profile_live_session_id_ok(req->id))
         profile_field_problem(fields, "session_id", ID_RULE);
-    req->options = connect_options(p, body, fields);
+    req->options = connect_options(p, body, req->source, fields);
     if (json_object_size(fields)) {
         profile_send_validation(pr, fields);
         return -1;

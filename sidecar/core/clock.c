@@ -1,5 +1,5 @@
 /* Wall-clock time of the sidecar: epoch microseconds and the ISO-8601 (UTC, milliseconds)
- * text every event and log line carries. */
+ * text every event and log line carries; monotonic time and stoppable waits. */
 #include <stdio.h>
 #include <time.h>
 
@@ -11,6 +11,29 @@ int64_t live_now_us(void)
     if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
         return 0;
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t live_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int live_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, const volatile int *stop,
+                         int64_t due, int64_t slice_us)
+{
+    while (!*stop) {
+        int64_t now = live_mono_us(), until;
+        struct timespec ts;
+        if (now >= due)
+            break;
+        until = now + (due - now < slice_us ? due - now : slice_us);
+        ts.tv_sec = until / 1000000;
+        ts.tv_nsec = (long)(until % 1000000) * 1000;
+        pthread_cond_timedwait(cond, lock, &ts);
+    }
+    return *stop;
 }
 
 void live_iso8601_ms(int64_t epoch_us, char *buf, size_t len)

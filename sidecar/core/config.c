@@ -3,7 +3,8 @@
  * inside). Every key has a default (live_config_defaults); a bad value, an unknown or repeated
  * key fails the load with a message naming the file, line and key. Relative paths are taken
  * relative to the configuration file's directory. The listener is loopback or a unix socket
- * only: httpd proxies to the sidecar, nothing else may reach it. */
+ * only: httpd proxies to the sidecar, nothing else may reach it. The tiktok source's base
+ * URLs are http(s) (the push server override ws(s)) and are kept without a trailing slash. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -27,9 +28,13 @@
 #define LINE_MAX_BYTES  4096
 #define SECRET_MIN      32
 #define SECRET_MAX      256
+#define API_KEY_MAX     255
+#define DEFAULT_UA      "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 " \
+                        "(KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36"
 
 typedef enum {
-    K_INT, K_SPEED, K_BOOL, K_LEVEL, K_PATH, K_PATH_OPT, K_CONNINFO, K_LISTEN, K_ID
+    K_INT, K_SPEED, K_BOOL, K_LEVEL, K_PATH, K_PATH_OPT, K_CONNINFO, K_LISTEN, K_ID,
+    K_URL, K_WS_URL, K_TEXT
 } kind_t;
 
 typedef struct {
@@ -68,6 +73,18 @@ static const key_def_t keys[] = {
     INT_KEY("history_batch",      history_batch,      1, 100000),
     INT_KEY("drain_timeout",      drain_timeout_s,    1, 300),
     INT_KEY("db_timeout_ms",      db_timeout_ms,      100, 600000),
+    { "tiktok_www_url",    K_URL,      FIELD(tiktok_www_url), 0, 0 },
+    { "tiktok_push_url",   K_WS_URL,   FIELD(tiktok_push_url), 0, 0 },
+    { "sign_url",          K_URL,      FIELD(sign_url), 0, 0 },
+    { "sign_api_key_file", K_PATH_OPT, FIELD(sign_api_key_file), 0, 0 },
+    { "tiktok_user_agent", K_TEXT,     FIELD(tiktok_user_agent), 0, 0 },
+    INT_KEY("tiktok_timeout_ms",         tiktok_timeout_ms,         1000, 120000),
+    INT_KEY("tiktok_heartbeat",          tiktok_heartbeat_s,        1, 60),
+    INT_KEY("tiktok_reconnect_attempts", tiktok_reconnect_attempts, 1, 100),
+    INT_KEY("tiktok_backoff_min_ms",     tiktok_backoff_min_ms,     10, 60000),
+    INT_KEY("tiktok_backoff_max_ms",     tiktok_backoff_max_ms,     10, 600000),
+    INT_KEY("tiktok_live_poll",          tiktok_live_poll_s,        30, 3600),
+    INT_KEY("tiktok_malformed_limit",    tiktok_malformed_limit,    1, 100000),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -127,6 +144,16 @@ void live_config_defaults(live_config_t *cfg)
     cfg->history_batch = 1000;
     cfg->drain_timeout_s = 10;
     cfg->db_timeout_ms = 5000;
+    snprintf(cfg->tiktok_www_url, sizeof cfg->tiktok_www_url, "https://www.tiktok.com");
+    snprintf(cfg->sign_url, sizeof cfg->sign_url, "https://tiktok.eulerstream.com");
+    snprintf(cfg->tiktok_user_agent, sizeof cfg->tiktok_user_agent, "%s", DEFAULT_UA);
+    cfg->tiktok_timeout_ms = 10000;
+    cfg->tiktok_heartbeat_s = 10;
+    cfg->tiktok_reconnect_attempts = 5;
+    cfg->tiktok_backoff_min_ms = 1000;
+    cfg->tiktok_backoff_max_ms = 30000;
+    cfg->tiktok_live_poll_s = 60;
+    cfg->tiktok_malformed_limit = 50;
 }
 
 /* value relative to the configuration's directory unless absolute, into out[size]. */
@@ -214,10 +241,42 @@ static int parse_bool(const char *v, int *out)
     return -1;
 }
 
+/* tiktok_www_url, sign_url: http(s)://host[/path] (one trailing slash removed, no query);
+ * tiktok_push_url: empty or ws(s)://… as given. The value is not echoed: it may hold a
+ * password (http://user:password@proxy). */
+static int parse_url(ctx_t *c, int line, const key_def_t *k, const char *v, char *field)
+{
+    int ws = k->kind == K_WS_URL;
+    const char *s1 = ws ? "ws://" : "http://", *s2 = ws ? "wss://" : "https://";
+    size_t n = strlen(v), skip = strncmp(v, s1, strlen(s1)) == 0 ? strlen(s1)
+                               : strncmp(v, s2, strlen(s2)) == 0 ? strlen(s2) : 0;
+    if (ws && n == 0) {
+        field[0] = '\0';
+        return 0;
+    }
+    if (skip == 0)
+        return fail(c, line, "%s must start with %s or %s", k->name, s1, s2);
+    for (const char *p = v; *p; p++)
+        if (*p <= ' ' || *p >= 0x7F)
+            return fail(c, line, "%s may not contain spaces or control characters", k->name);
+    if (v[skip] == '\0' || v[skip] == '/' || v[skip] == '?' || v[skip] == '#')
+        return fail(c, line, "%s has no host name", k->name);
+    if (!ws && strpbrk(v, "?#") != NULL)
+        return fail(c, line, "%s is a base URL: it may not hold a query (?) or fragment (#)",
+                    k->name);
+    if (!ws && v[n - 1] == '/' && v[--n - 1] == '/')
+        return fail(c, line, "%s may not end with more than one slash", k->name);
+    if (n >= k->size)
+        return fail(c, line, "%s is too long (at most %zu bytes)", k->name, k->size - 1);
+    memcpy(field, v, n);
+    field[n] = '\0';
+    return 0;
+}
+
 static int set_value(ctx_t *c, int line, const key_def_t *k, const char *v)
 {
     char *field = (char *)c->cfg + k->off;
-    if (v[0] == '\0' && k->kind != K_PATH_OPT)
+    if (v[0] == '\0' && k->kind != K_PATH_OPT && k->kind != K_WS_URL)
         return fail(c, line, "%s needs a value", k->name);
     switch (k->kind) {
     case K_INT: {
@@ -281,6 +340,17 @@ static int set_value(ctx_t *c, int line, const key_def_t *k, const char *v)
         return 0;
     case K_LISTEN:
         return parse_listen(c, line, v);
+    case K_URL:
+    case K_WS_URL:
+        return parse_url(c, line, k, v, field);
+    case K_TEXT:
+        if (strlen(v) >= k->size)
+            return fail(c, line, "%s is too long (at most %zu bytes)", k->name, k->size - 1);
+        for (const char *p = v; *p; p++)
+            if (*p < ' ' || *p >= 0x7F)
+                return fail(c, line, "%s may hold printable ASCII only", k->name);
+        memcpy(field, v, strlen(v) + 1);
+        return 0;
     }
     return -1;
 }
@@ -371,56 +441,98 @@ static int read_lines(ctx_t *c, FILE *f)
     return 0;
 }
 
-static int read_secret(ctx_t *c)
+/* Reads the small file path (key's value, set on line) into buf: at most size bytes are
+ * read, one trailing newline (or CRLF) is dropped. A file with one of the mode bits refuse
+ * is refused, with hint. 0 with *len set, or -1 (reported). */
+static int read_small_file(ctx_t *c, const char *key, const char *path, mode_t refuse,
+                           const char *hint, unsigned char *buf, size_t size, size_t *len)
 {
-    live_config_t *cfg = c->cfg;
-    int line = c->lines[key_index("secret_file")];
-    int fd = open(cfg->secret_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int line = c->lines[key_index(key)];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
-        return fail(c, line, "secret_file %s: %s", cfg->secret_file, strerror(errno));
+        return fail(c, line, "%s %s: %s", key, path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return fail(c, line, "secret_file %s is not a regular file", cfg->secret_file);
+        return fail(c, line, "%s %s is not a regular file", key, path);
     }
-    if (st.st_mode & (S_IROTH | S_IWOTH)) {
+    if (st.st_mode & refuse) {
         close(fd);
-        return fail(c, line, "secret_file %s is accessible by other users (mode %04o): "
-                    "chmod o-rwx it", cfg->secret_file, (unsigned)(st.st_mode & 07777));
+        return fail(c, line, "%s %s is %s by other users (mode %04o): chmod %s it", key, path,
+                    refuse & S_IROTH ? "accessible" : "writable",
+                    (unsigned)(st.st_mode & 07777), hint);
     }
-    unsigned char buf[SECRET_MAX + 3];
-    size_t len = 0;
-    while (len < sizeof buf) {
-        ssize_t r = read(fd, buf + len, sizeof buf - len);
+    *len = 0;
+    while (*len < size) {
+        ssize_t r = read(fd, buf + *len, size - *len);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
             int e = errno;
             close(fd);
-            return fail(c, line, "secret_file %s: %s", cfg->secret_file, strerror(e));
+            return fail(c, line, "%s %s: %s", key, path, strerror(e));
         }
         if (r == 0)
             break;
-        len += (size_t)r;
+        *len += (size_t)r;
     }
     close(fd);
-    if (len > 0 && buf[len - 1] == '\n') {
-        len--;
-        if (len > 0 && buf[len - 1] == '\r')
-            len--;
+    if (*len > 0 && buf[*len - 1] == '\n') {
+        (*len)--;
+        if (*len > 0 && buf[*len - 1] == '\r')
+            (*len)--;
     }
-    int rc = 0;
-    if (len < SECRET_MIN)
+    return 0;
+}
+
+static int read_secret(ctx_t *c)
+{
+    live_config_t *cfg = c->cfg;
+    int line = c->lines[key_index("secret_file")];
+    unsigned char buf[SECRET_MAX + 3];
+    size_t len = 0;
+    int rc = read_small_file(c, "secret_file", cfg->secret_file, S_IROTH | S_IWOTH, "o-rwx",
+                             buf, sizeof buf, &len);
+    if (rc == 0 && len < SECRET_MIN)
         rc = fail(c, line, "secret_file %s must hold at least %d bytes (it has %zu)",
                   cfg->secret_file, SECRET_MIN, len);
-    else if (len > SECRET_MAX)
+    else if (rc == 0 && len > SECRET_MAX)
         rc = fail(c, line, "secret_file %s must hold at most %d bytes", cfg->secret_file,
                   SECRET_MAX);
-    else if (memchr(buf, '\0', len) != NULL)
+    else if (rc == 0 && memchr(buf, '\0', len) != NULL)
         rc = fail(c, line, "secret_file %s contains a NUL byte", cfg->secret_file);
-    else {
+    else if (rc == 0) {
         memcpy(cfg->secret, buf, len);
         cfg->secret_len = len;
+    }
+    explicit_bzero(buf, sizeof buf);
+    return rc;
+}
+
+/* The sign server's API key: sent as a header, so printable ASCII only; the file may be
+ * readable by others (it is less secret than the httpd secret) but not writable. */
+static int read_api_key(ctx_t *c)
+{
+    live_config_t *cfg = c->cfg;
+    int line = c->lines[key_index("sign_api_key_file")];
+    unsigned char buf[API_KEY_MAX + 3];
+    size_t len = 0;
+    if (cfg->sign_api_key_file[0] == '\0')
+        return 0;
+    int rc = read_small_file(c, "sign_api_key_file", cfg->sign_api_key_file, S_IWOTH, "o-w",
+                             buf, sizeof buf, &len);
+    if (rc == 0 && len == 0)
+        rc = fail(c, line, "sign_api_key_file %s is empty", cfg->sign_api_key_file);
+    else if (rc == 0 && len > API_KEY_MAX)
+        rc = fail(c, line, "sign_api_key_file %s must hold at most %d bytes",
+                  cfg->sign_api_key_file, API_KEY_MAX);
+    for (size_t i = 0; rc == 0 && i < len; i++)
+        if (buf[i] <= ' ' || buf[i] >= 0x7F)
+            rc = fail(c, line, "sign_api_key_file %s may hold printable ASCII without spaces "
+                      "only (one trailing newline is allowed)", cfg->sign_api_key_file);
+    if (rc == 0) {
+        memcpy(cfg->sign_api_key, buf, len);
+        cfg->sign_api_key[len] = '\0';
     }
     explicit_bzero(buf, sizeof buf);
     return rc;
@@ -447,7 +559,13 @@ static int finish(ctx_t *c)
         return fail(c, l_cq > l_sb ? l_cq : l_sb,
                     "client_queue (%d) must be less than session_buffer (%d)",
                     cfg->client_queue, cfg->session_buffer);
-    if (read_secret(c) != 0)
+    int l_min = c->lines[key_index("tiktok_backoff_min_ms")];
+    int l_max = c->lines[key_index("tiktok_backoff_max_ms")];
+    if (cfg->tiktok_backoff_max_ms < cfg->tiktok_backoff_min_ms)
+        return fail(c, l_min > l_max ? l_min : l_max, "tiktok_backoff_max_ms (%d) must be at "
+                    "least tiktok_backoff_min_ms (%d)", cfg->tiktok_backoff_max_ms,
+                    cfg->tiktok_backoff_min_ms);
+    if (read_secret(c) != 0 || read_api_key(c) != 0)
         return -1;
     if (cfg->sidecar_id[0] == '\0') {
         char host[256];
@@ -513,6 +631,7 @@ int live_config_load(const char *path, live_config_t *cfg, char *err, size_t err
     if (rc != 0) {
         explicit_bzero(cfg->secret, sizeof cfg->secret);
         cfg->secret_len = 0;
+        explicit_bzero(cfg->sign_api_key, sizeof cfg->sign_api_key);
     }
     return rc;
 }

@@ -40,6 +40,22 @@ typedef struct {
     int  history_batch;            /* history_batch = 1000: rows per database read for ?since= */
     int  drain_timeout_s;          /* drain_timeout = 10: SIGTERM exits within this */
     int  db_timeout_ms;            /* db_timeout_ms = 5000: connect and statement timeout */
+
+    /* The tiktok source (docs/tiktok-capture.md). Base URLs without a trailing slash. */
+    char tiktok_www_url[LIVE_PATH_MAX];   /* https://www.tiktok.com (live page, room API) */
+    char tiktok_push_url[LIVE_PATH_MAX];  /* empty: the fetch result's push_server */
+    char sign_url[LIVE_PATH_MAX];         /* https://tiktok.eulerstream.com */
+    char sign_api_key_file[LIVE_PATH_MAX];/* empty: no X-Api-Key */
+    char sign_api_key[256];               /* its content, read at load */
+    char tiktok_user_agent[512];          /* a current desktop Chrome */
+    int  tiktok_timeout_ms;               /* tiktok_timeout_ms = 10000: each HTTP call, dial */
+    int  tiktok_heartbeat_s;              /* tiktok_heartbeat = 10 when the fetch gives none */
+    int  tiktok_reconnect_attempts;       /* tiktok_reconnect_attempts = 5 in a row, then failed */
+    int  tiktok_backoff_min_ms;           /* tiktok_backoff_min_ms = 1000 */
+    int  tiktok_backoff_max_ms;           /* tiktok_backoff_max_ms = 30000 (jittered doubling) */
+    int  tiktok_live_poll_s;              /* tiktok_live_poll = 60, at least 30: wait_until_live */
+    int  tiktok_malformed_limit;          /* tiktok_malformed_limit = 50 malformed messages in a
+                                             row → upstream_changed */
 } live_config_t;
 
 void live_config_defaults(live_config_t *cfg);

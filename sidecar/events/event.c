@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "events/event.h"
+#include "events/utf8.h"
 
 #define GIFT_NAME_MAX 255
 #define STATUS_MAX    16
@@ -72,63 +73,16 @@ unsigned live_event_types_parse(const char *csv)
     }
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes available), 0 when invalid: no overlong
- * forms, no surrogates, nothing above U+10FFFF (what jansson and PostgreSQL accept). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned cp;
-
-    if (c < 0x80)
-        return c ? 1 : 0;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 /* A malloc'd copy of n bytes of src as valid UTF-8 of at most max bytes: invalid bytes and
  * NULs become U+FFFD, the text is cut on a character boundary. NULL on OOM. */
 static char *utf8_clean(const char *src, size_t n, size_t max, size_t *outlen)
 {
-    static const char repl[] = "\xef\xbf\xbd";
-    const unsigned char *s = (const unsigned char *)src;
     char *out = malloc(max + 1);
-    size_t o = 0, i = 0;
+    size_t o;
 
     if (!out)
         return NULL;
-    while (i < n) {
-        size_t len = utf8_seq(s + i, n - i);
-        const char *piece = len ? src + i : repl;
-        size_t plen = len ? len : 3;
-        if (o + plen > max)
-            break;
-        memcpy(out + o, piece, plen);
-        o += plen;
-        i += len ? len : 1;
-    }
-    out[o] = '\0';
+    o = live_utf8_copy(out, max, src, n);
     if (outlen)
         *outlen = o;
     return out;
@@ -373,7 +327,7 @@ static size_t text_fitting(const live_event_t *ev, size_t avail)
     if (!clean)
         return 0;
     while (i < len) {
-        size_t n = utf8_seq((const unsigned char *)clean + i, len - i);
+        size_t n = live_utf8_char((const unsigned char *)clean + i, len - i);
         size_t w = escaped_len((const unsigned char *)clean + i, n ? n : 1);
         if (!n || used + w > avail)
             break;

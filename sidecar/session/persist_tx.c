@@ -30,18 +30,23 @@ static const char SQL_SESSIONS[] =
     " last_event_at = coalesce(u.last_event_at, s.last_event_at),"
     " source_position = coalesce(u.position, s.source_position),"
     " status = CASE WHEN u.final IS NOT NULL THEN u.final"
-    "   WHEN u.went_live AND s.status = 'connecting' THEN 'live' ELSE s.status END,"
+    "   WHEN u.went_live AND s.status = 'connecting' THEN 'live'"
+    "   WHEN u.note IS NOT NULL AND s.status IN ('connecting', 'live') THEN u.note"
+    "   ELSE s.status END,"
     " started_at = CASE WHEN u.went_live THEN coalesce(s.started_at, now()) ELSE s.started_at END,"
     " ended_at = CASE WHEN u.final IS NOT NULL THEN now() ELSE s.ended_at END,"
-    " error_reason = CASE WHEN u.final IS NOT NULL THEN u.reason ELSE s.error_reason END,"
-    " error_detail = CASE WHEN u.final IS NOT NULL THEN u.detail ELSE s.error_detail END,"
+    " error_reason = CASE WHEN u.final IS NOT NULL THEN u.reason"
+    "   WHEN u.note IS NOT NULL THEN u.note_reason ELSE s.error_reason END,"
+    " error_detail = CASE WHEN u.final IS NOT NULL THEN u.detail"
+    "   WHEN u.note IS NOT NULL THEN u.note_detail ELSE s.error_detail END,"
     " owner = CASE WHEN u.final IS NOT NULL OR u.release THEN NULL ELSE s.owner END,"
     " lease_until = CASE WHEN u.final IS NOT NULL OR u.release THEN NULL ELSE s.lease_until END"
     " FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::integer[],"
     " $6::timestamptz[], $7::bigint[], $8::text[], $9::boolean[], $10::text[], $11::text[],"
-    " $12::boolean[]) AS u(id, last_offset, events, comments, viewers, last_event_at, position,"
-    " final, went_live, reason, detail, release)"
-    " WHERE s.id = u.id AND s.owner = $13";
+    " $12::boolean[], $13::text[], $14::text[], $15::text[]) AS u(id, last_offset, events,"
+    " comments, viewers, last_event_at, position, final, went_live, reason, detail, release,"
+    " note, note_reason, note_detail)"
+    " WHERE s.id = u.id AND s.owner = $16";
 static const char SQL_PROFILES[] =
     "INSERT INTO live_profiles (username, user_id, nickname, avatar_url, seen_at)"
     " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])"
@@ -323,15 +328,15 @@ static int viewers_of(const live_event_t *ev, int64_t *out)
 /* One UPDATE for every session of the batch; pg_notify for those with new events. */
 static int update_sessions(live_batch_t *b)
 {
-    arr_t a[12] = { { 0 } }, nid = { 0 }, noff = { 0 };
-    const char *params[13];
+    arr_t a[15] = { { 0 } }, nid = { 0 }, noff = { 0 };
+    const char *params[16];
     PGresult *res;
     int i = 0, rows = 0, notes = 0, ok = 1;
 
     for (live_batch_entry_t *e = b->entries; e; e = e->next, i++) {
         int64_t events = 0, comments = 0, viewers = 0, last_at = 0, position = -1;
         int has_viewers = 0, live = 0, release = 0;
-        const live_item_t *final = NULL;
+        const live_item_t *final = NULL, *note = NULL;
         if (T.st[i].lost)
             continue;
         for (const live_item_t *it = e->items; it; it = it->next) {
@@ -348,6 +353,8 @@ static int update_sessions(live_batch_t *b)
             release |= it->kind == LIVE_ITEM_RELEASE;
             if (it->kind == LIVE_ITEM_FINAL)
                 final = it;
+            if (it->kind == LIVE_ITEM_NOTE)
+                note = it;
         }
         arr_str(&a[0], e->id);
         arr_int(&a[1], T.st[i].last, 0);
@@ -361,6 +368,9 @@ static int update_sessions(live_batch_t *b)
         arr_str(&a[9], final && final->reason[0] ? final->reason : NULL);
         arr_str(&a[10], final && final->detail[0] ? final->detail : NULL);
         arr_bool(&a[11], release);
+        arr_str(&a[12], note ? note->status : NULL);
+        arr_str(&a[13], note && note->reason[0] ? note->reason : NULL);
+        arr_str(&a[14], note && note->detail[0] ? note->detail : NULL);
         rows++;
         if (events > 0) {
             arr_str(&nid, e->id);
@@ -369,10 +379,10 @@ static int update_sessions(live_batch_t *b)
         }
     }
     if (rows > 0) {
-        for (int k = 0; k < 12; k++)
+        for (int k = 0; k < 15; k++)
             params[k] = arr_end(&a[k]);
-        params[12] = T.cfg.sidecar_id;
-        res = run(SQL_SESSIONS, 13, params);
+        params[15] = T.cfg.sidecar_id;
+        res = run(SQL_SESSIONS, 16, params);
         ok = exec_ok(res, "updating the sessions");
         PQclear(res);
     }
@@ -383,7 +393,7 @@ static int update_sessions(live_batch_t *b)
         ok = exec_ok(res, "notifying live_events");
         PQclear(res);
     }
-    arrs_free(a, 12);
+    arrs_free(a, 15);
     free(nid.buf);
     free(noff.buf);
     return ok ? 0 : -1;

@@ -94,9 +94,10 @@ static void copy_detail(char *dst, const char *detail)
 
 /* ---- the sink the session gives its source ---------------------------------------------- */
 
-static int sink_emit(void *ctx, live_event_t *ev, int64_t position)
+/* block: wait for room in the inbox (replay); otherwise drop ev when it is full (a live
+ * source cannot pause its upstream) and return 1. */
+static int enqueue(live_session_t *s, live_event_t *ev, int64_t position, int block)
 {
-    live_session_t *s = ctx;
     live_item_t *it = calloc(1, sizeof(*it));
     int kick;
 
@@ -109,8 +110,18 @@ static int sink_emit(void *ctx, live_event_t *ev, int64_t position)
     it->ev = ev;
     it->position = position;
     pthread_mutex_lock(&live_reg.lock);
-    while (!s->stopping && s->queued >= live_reg.cfg.inbox_max_events)
+    while (block && !s->stopping && s->queued >= live_reg.cfg.inbox_max_events)
         pthread_cond_wait(&s->not_full, &live_reg.lock);
+    if (!block && !s->stopping && s->queued >= live_reg.cfg.inbox_max_events) {
+        /* Logged on the first drop and then at every power of two. */
+        uint64_t n = ++s->dropped;
+        pthread_mutex_unlock(&live_reg.lock);
+        if ((n & (n - 1)) == 0)
+            LIVE_WARN("session %s: the database falls behind: %llu live events dropped so far",
+                      s->id, (unsigned long long)n);
+        live_session_free_items(it);
+        return 1;
+    }
     if (s->stopping) {
         pthread_mutex_unlock(&live_reg.lock);
         live_session_free_items(it);
@@ -130,18 +141,36 @@ static int sink_emit(void *ctx, live_event_t *ev, int64_t position)
     return 0;
 }
 
+static int sink_emit(void *ctx, live_event_t *ev, int64_t position)
+{
+    return enqueue(ctx, ev, position, 1);
+}
+
+static int sink_emit_nowait(void *ctx, live_event_t *ev, int64_t position)
+{
+    return enqueue(ctx, ev, position, 0);
+}
+
 static void sink_state(void *ctx, live_source_state_t state, const char *reason,
                        const char *detail)
 {
     live_session_t *s = ctx;
     live_event_t *ev = NULL;
 
-    if (state == LIVE_SOURCE_CONNECTING)
-        return;
     if (state == LIVE_SOURCE_LIVE)
         ev = live_event_status("live", NULL);
     pthread_mutex_lock(&live_reg.lock);
-    if (state == LIVE_SOURCE_LIVE) {
+    if (state == LIVE_SOURCE_CONNECTING || state == LIVE_SOURCE_LIVE) {
+        /* The row shows why a source is not live (yet or again), and clears it once it is. */
+        if (!s->final_reported && !s->lost) {
+            int live = state == LIVE_SOURCE_LIVE;
+            s->note_set = 1;
+            snprintf(s->note_status, sizeof(s->note_status), "%s", live ? "live" : "connecting");
+            copy_reason(s->note_reason, live ? NULL : reason);
+            copy_detail(s->note_detail, live ? NULL : detail);
+            if (!live && reason)
+                LIVE_INFO("session %s: source connecting: %s", s->id, s->note_reason);
+        }
         if (ev && !s->live_seen && !s->stopping) {
             s->live_ev = ev;
             s->live_seen = 1;
@@ -192,7 +221,7 @@ static void fail_locked(live_session_t *s, const char *reason, const char *detai
 
 int live_sessions_start(const live_claim_t *claim)
 {
-    live_source_sink_t sink = { sink_emit, sink_state, NULL };
+    live_source_sink_t sink = { sink_emit, sink_emit_nowait, sink_state, NULL };
     live_session_t *s = calloc(1, sizeof(*s)), *gone;
     live_source_t *src;
     char err[256] = "";

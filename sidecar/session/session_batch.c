@@ -22,7 +22,7 @@ static live_item_t *end_item_locked(live_session_t *s)
     }
     it->kind = LIVE_ITEM_FINAL;
     if (s->final_reported) {
-        memcpy(it->status, s->final_status, sizeof(it->status));
+        snprintf(it->status, sizeof(it->status), "%s", s->final_status);
         memcpy(it->reason, s->final_reason, sizeof(it->reason));
         memcpy(it->detail, s->final_detail, sizeof(it->detail));
     } else {
@@ -95,6 +95,15 @@ static void take_status(live_session_t *s, live_batch_entry_t **entries, int i)
         if (!entries[i]->last)
             entries[i]->last = it;
         entries[i]->count++;
+    }
+    if (s->note_set && !s->ended && entry_of(entries, i) && (it = calloc(1, sizeof(*it)))) {
+        it->kind = LIVE_ITEM_NOTE;
+        it->position = -1;
+        memcpy(it->status, s->note_status, sizeof(it->status));
+        memcpy(it->reason, s->note_reason, sizeof(it->reason));
+        memcpy(it->detail, s->note_detail, sizeof(it->detail));
+        entry_add(entries[i], it, it, 1);
+        s->note_set = 0;
     }
     if (!s->ended && !s->head && (s->final_reported || (s->stop_requested && source_done(s))) &&
         entry_of(entries, i) && (it = end_item_locked(s)) != NULL) {

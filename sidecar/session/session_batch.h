@@ -16,7 +16,9 @@ typedef enum {
     LIVE_ITEM_EVENT,     /* an event of the source */
     LIVE_ITEM_LIVE,      /* the status event "live" (once per claim): status 'live', started_at */
     LIVE_ITEM_FINAL,     /* the final status event (ended|failed): the session's last write */
-    LIVE_ITEM_RELEASE    /* no event: give the lease back, status unchanged (drain) */
+    LIVE_ITEM_RELEASE,   /* no event: give the lease back, status unchanged (drain) */
+    LIVE_ITEM_NOTE       /* no event: the source's state while not final: status
+                            connecting|live, error_reason/error_detail ("" clears them) */
 } live_item_kind_t;
 
 typedef struct live_item {
@@ -24,8 +26,8 @@ typedef struct live_item {
     live_item_kind_t kind;
     live_event_t *ev;            /* owned; NULL for RELEASE */
     int64_t position;            /* source position after ev; -1: leaves it as it is */
-    /* FINAL only: the row's status, error_reason and error_detail. */
-    char status[8];              /* "ended" | "failed" */
+    /* FINAL and NOTE: the row's status, error_reason and error_detail. */
+    char status[12];             /* "ended" | "failed"; NOTE: "connecting" | "live" */
     char reason[65];             /* "" or ^[a-z_]{1,64}$ (never "" when failed) */
     char detail[1025];           /* "" or valid UTF-8, at most 1024 bytes */
 } live_item_t;

@@ -24,10 +24,15 @@ typedef struct live_session {
     int slot;                    /* index in live_reg.slots, -1 once removed */
     live_item_t *head, *tail;    /* the inbox: source events in order */
     int queued;
+    uint64_t dropped;            /* live events refused because the inbox was full */
     int in_flight;               /* items the persister holds */
     pthread_cond_t not_full;
     live_event_t *live_ev;       /* the "live" status event waiting to be taken */
     int live_seen;               /* the source went live during this claim */
+    /* The source's latest state while it is not final (reconnecting, rate limited, live
+     * again), waiting for the persister: note_status "connecting" or "live". */
+    int note_set;
+    char note_status[12], note_reason[65], note_detail[1025];
     int stopping;                /* emit refuses: stop asked or the source is done */
     int stop_requested;
     live_stop_mode_t mode;

@@ -43,13 +43,6 @@ struct live_source {
     char line[REPLAY_LINE_MAX + 1];
 };
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static int stopped(live_source_t *src)
 {
     int s;
@@ -59,23 +52,13 @@ static int stopped(live_source_t *src)
     return s;
 }
 
-/* Sleeps until the monotonic time due (in slices, woken at once by stop). 1 when stopped. */
+/* Sleeps until the monotonic time due (woken at once by stop). 1 when stopped. */
 static int wait_until(live_source_t *src, int64_t due)
 {
     int s;
 
     pthread_mutex_lock(&src->lock);
-    while (!src->stop) {
-        int64_t now = mono_us(), until;
-        struct timespec ts;
-        if (now >= due)
-            break;
-        until = now + (due - now < REPLAY_SLICE ? due - now : REPLAY_SLICE);
-        ts.tv_sec = until / 1000000;
-        ts.tv_nsec = (long)(until % 1000000) * 1000;
-        pthread_cond_timedwait(&src->cond, &src->lock, &ts);
-    }
-    s = src->stop;
+    s = live_cond_wait_until(&src->cond, &src->lock, &src->stop, due, REPLAY_SLICE);
     pthread_mutex_unlock(&src->lock);
     return s;
 }
@@ -111,7 +94,7 @@ static int read_line(live_source_t *src, FILE *f, size_t *len, int *too_long)
 
 static void bad_line(live_source_t *src, int64_t line_no, const char *why)
 {
-    int64_t now = mono_us();
+    int64_t now = live_mono_us();
 
     src->bad++;
     if (src->bad <= REPLAY_BAD_LOGGED) {
@@ -301,7 +284,7 @@ static void play(live_source_t *src, replay_run_t *run)
         if (have_prev)
             gap = (int64_t)((double)(ev->created_us - prev_time) / src->speed);
         gap = gap < 0 ? 0 : gap > REPLAY_WAIT_MAX ? REPLAY_WAIT_MAX : gap;
-        now = mono_us();
+        now = live_mono_us();
         due = live ? due + gap : now;
         if (due < now - REPLAY_BEHIND_MAX)     /* the inbox held us up: no burst to catch up */
             due = now;

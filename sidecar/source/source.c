@@ -5,7 +5,8 @@
 
 const live_source_ops_t *live_source_find(const char *name)
 {
-    static const live_source_ops_t *const sources[] = { &live_source_replay };
+    static const live_source_ops_t *const sources[] = { &live_source_replay,
+                                                       &live_source_tiktok };
 
     if (!name)
         return NULL;

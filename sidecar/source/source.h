@@ -1,6 +1,6 @@
 /* The capture-source interface. A source runs on its own thread, produces events through its
- * sink and reports its state; the session owns it. Sources: "replay" (source/replay.c) and,
- * later, "tiktok". */
+ * sink and reports its state; the session owns it. Sources: "replay" (source/replay.c) and
+ * "tiktok" (tiktok/tiktok_source.c). */
 #ifndef LIVE_SOURCE_H
 #define LIVE_SOURCE_H
 
@@ -23,6 +23,9 @@ typedef struct {
      * Blocks while the session's inbox is full. Returns 0, or -1 when the session is stopping:
      * the source should then return from its thread. */
     int  (*emit)(void *ctx, live_event_t *ev, int64_t position);
+    /* The same for a live source, which cannot pause its upstream: never blocks; when the
+     * inbox is full ev is dropped (counted, logged) and 1 is returned. */
+    int  (*emit_nowait)(void *ctx, live_event_t *ev, int64_t position);
     /* A state change. reason: a short code ([a-z_]+, e.g. "recording_not_found") for FAILED
      * and optionally ENDED; detail: a sentence for the operator. Both may be NULL. */
     void (*state)(void *ctx, live_source_state_t state, const char *reason, const char *detail);
@@ -48,5 +51,6 @@ typedef struct {
 const live_source_ops_t *live_source_find(const char *name);
 
 extern const live_source_ops_t live_source_replay;
+extern const live_source_ops_t live_source_tiktok;   /* tiktok/tiktok_source.c */
 
 #endif

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from profile_env import LIVE_BAD_LINE, ProfileEnv  # noqa: E402
+from profile_env import LIVE_BAD_LINE, FakeTikTokLive, ProfileEnv, tiktok_pair_kw  # noqa: E402
 
 
 def pytest_configure(config):
@@ -111,6 +111,41 @@ def live_pair(env):
 def module_live_pair(env):
     """The same as live_pair, shared by the tests of one module and stopped after it."""
     yield from _live_pairs(env)
+
+
+@pytest.fixture(scope='session')
+def tiktok_live(env):
+    """The fake TikTok LIVE upstream (test/fakes/tiktok_live.py), started once per session."""
+    fake = FakeTikTokLive(env.base)
+    atexit.register(fake.stop)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+def _tiktok_pairs(env, fake):
+    """Yields make(name, httpd_kw=None, sidecars=1, …, **sidecar_settings): a live pair whose
+    sidecar captures from fake (settings override FakeTikTokLive.settings()); all are stopped
+    afterwards."""
+    for make in _live_pairs(env):
+        def make_tiktok(name, httpd_kw=None, sidecars=1, start_sidecars=True, database=None,
+                        **settings):
+            return make(name, sidecars=sidecars, start_sidecars=start_sidecars,
+                        database=database, **tiktok_pair_kw(fake, httpd_kw, **settings))
+        yield make_tiktok
+
+
+@pytest.fixture
+def tiktok_pair(env, tiktok_live):
+    """make(name, **sidecar_settings): an httpd + sidecar pair capturing from the fake TikTok
+    LIVE, stopped after the test."""
+    yield from _tiktok_pairs(env, tiktok_live)
+
+
+@pytest.fixture(scope='module')
+def module_tiktok_pair(env, tiktok_live):
+    """The same, shared by the tests of one module."""
+    yield from _tiktok_pairs(env, tiktok_live)
 
 
 @pytest.fixture

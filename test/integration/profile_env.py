@@ -1579,3 +1579,222 @@ def concurrent_gets(ports, path, n, headers=None, timeout=30):
     for t in threads:
         t.join()
     return results
+
+
+# ---------------------------------------------------------------- the fake TikTok LIVE upstream
+
+TIKTOK_LIVE_FAKE = os.path.join(REPO, 'test', 'fakes', 'tiktok_live.py')
+# httpd of a tiktok pair: the live tier, then generated avatars; the scraper is off, so
+# GET /profile never leaves the machine.
+TIKTOK_PAIR_HTTPD_CONF = 'ProfileAvatarTiers live generator\n'
+
+
+class FakeTikTokLive:
+    """test/fakes/tiktok_live.py run as our child: HTTP on .port (the live page, the room API,
+    the sign server and the /_fake/ control endpoints) and the webcast WebSocket on .ws_port.
+    The scenario is picked by the username's prefix ("normal_…", "dropper_…"). The sign key is
+    fresh per run; .sign_key_file holds it (what the sidecar's sign_api_key_file names) and
+    .bad_key_file another key."""
+
+    def __init__(self, base, name='tiktok-live', frame_interval_ms=10, extra_args=()):
+        self.dir = os.path.join(base, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.ws_port = free_port()
+        self.url = 'http://127.0.0.1:%d' % self.port
+        self.ws_url = 'ws://127.0.0.1:%d' % self.ws_port
+        self.frame_interval_ms = frame_interval_ms
+        self.extra_args = tuple(extra_args)
+        self.sign_key = secrets.token_hex(16)
+        self.sign_key_file = self._key_file('sign.key', self.sign_key)
+        self.bad_key_file = self._key_file('bad-sign.key', 'wrong-' + secrets.token_hex(13))
+        self.log_path = os.path.join(self.dir, 'fake.log')
+        self.proc = None
+
+    def _key_file(self, name, key):
+        path = os.path.join(self.dir, name)
+        with open(path, 'w') as f:
+            f.write(key)
+        os.chmod(path, 0o600)
+        return path
+
+    # ------------------------------------------------------------ the process
+
+    def command(self):
+        import sys
+        return [sys.executable, TIKTOK_LIVE_FAKE, '--port', str(self.port),
+                '--ws-port', str(self.ws_port), '--sign-key', self.sign_key,
+                '--frame-interval', str(self.frame_interval_ms)] + list(self.extra_args)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout=15):
+        if self.running():
+            return self
+        if not os.path.isfile(TIKTOK_LIVE_FAKE):
+            raise RuntimeError('%s is missing' % TIKTOK_LIVE_FAKE)
+        with open(self.log_path, 'ab') as out:
+            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=out, start_new_session=True)
+
+        def up():
+            if self.proc.poll() is not None:
+                return True
+            try:
+                if requests.get(self.url + '/_fake/log', timeout=1).status_code != 200:
+                    return False
+                with socket.create_connection(('127.0.0.1', self.ws_port), timeout=1):
+                    return True
+            except (requests.RequestException, OSError):
+                return False
+        _wait(up, timeout, 0.05)
+        if self.proc.poll() is not None:
+            code, self.proc = self.proc.returncode, None
+            raise RuntimeError('the fake TikTok LIVE exited at start (status %s):\n%s'
+                               % (code, self.log_tail()))
+        if not up():
+            self.stop()
+            raise RuntimeError('the fake TikTok LIVE does not answer on %s / port %d:\n%s'
+                               % (self.url, self.ws_port, self.log_tail()))
+        return self
+
+    def stop(self, timeout=10):
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+    def log_tail(self, n=40):
+        try:
+            with open(self.log_path, 'rb') as f:
+                lines = f.read().decode('utf-8', 'replace').splitlines(True)
+            return ''.join(lines[-n:])
+        except OSError:
+            return ''
+
+    # ------------------------------------------------------------ the control endpoints
+
+    def _get(self, path, **params):
+        r = requests.get(self.url + path, params=params, timeout=10)
+        assert r.status_code == 200, 'GET %s: %d %s' % (path, r.status_code, r.text[:500])
+        return r.json()
+
+    def expected(self, user):
+        """GET /_fake/expected?user=U: {"user", "room_id", "scenario", "status", "reason",
+        "events" (what a client should see after de-duplication, in order, in the streamed
+        schema without session_id and offset), "end", "messages", "counts"}."""
+        return self._get('/_fake/expected', user=user)
+
+    def log(self):
+        """GET /_fake/log: {"rooms": {user: ROOM}, "unmatched": [...]}."""
+        return self._get('/_fake/log')
+
+    def room(self, user):
+        """GET /_fake/log?user=U: what the fake observed of user's room (ROOM: lookups,
+        sign_calls, fetches, connections, enter_room, heartbeats, acks, frames, problems …)."""
+        return self._get('/_fake/log', user=user)
+
+    def reset(self):
+        """POST /_fake/reset: clears the logs and restores the start-up config."""
+        r = requests.post(self.url + '/_fake/reset', timeout=10)
+        assert r.status_code in (200, 204), (r.status_code, r.text)
+
+    def configure(self, **changes):
+        """POST /_fake/config with changes (e.g. heartbeat_ms=0); returns the whole config."""
+        r = requests.post(self.url + '/_fake/config', json=changes, timeout=10)
+        assert r.status_code == 200, (r.status_code, r.text)
+        return r.json()
+
+    def configured(self, **changes):
+        """A context manager: the fake runs with changes inside, its previous values after."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def cm():
+            before = self.configure()
+            self.configure(**changes)
+            try:
+                yield self
+            finally:
+                self.configure(**{k: before[k] for k in changes})
+        return cm()
+
+    # ------------------------------------------------------------ a sidecar pointed at it
+
+    def settings(self, **over):
+        """Sidecar settings (config keys) that point the tiktok source at this fake: www and
+        sign server on .url (the fetch result names the fake's push server, so
+        tiktok_push_url stays unset), the right key, short timeouts and backoff, 1 s
+        heartbeats; over changes or adds keys (a value None leaves the key out)."""
+        s = {
+            'tiktok_www_url': self.url,
+            'sign_url': self.url,
+            'sign_api_key_file': self.sign_key_file,
+            'tiktok_timeout_ms': 2000,
+            'tiktok_heartbeat': 1,
+            'tiktok_reconnect_attempts': 3,
+            'tiktok_backoff_min_ms': 100,
+            'tiktok_backoff_max_ms': 500,
+            'tiktok_live_poll': 30,
+        }
+        s.update(over)
+        return {k: v for k, v in s.items() if v is not None}
+
+
+def tiktok_pair_kw(fake, httpd_kw=None, **settings):
+    """The keyword arguments of env.live_pair(name, **…) for a pair whose sidecar captures
+    from fake (FakeTikTokLive.settings(**settings)) and whose httpd answers GET /profile from
+    the live tier (TIKTOK_PAIR_HTTPD_CONF)."""
+    kw = dict(httpd_kw or {})
+    kw['extra_conf'] = TIKTOK_PAIR_HTTPD_CONF + kw.get('extra_conf', '')
+    return dict(fake.settings(**settings), httpd_kw=kw)
+
+
+def closed_port_url():
+    """http://127.0.0.1:<a port nobody listens on>."""
+    return 'http://127.0.0.1:%d' % free_port()
+
+
+def tiktok_user(env, scenario):
+    """A fresh username picking the fake TikTok LIVE's scenario: "<scenario>_<unique>"."""
+    return tiktok_name(env, scenario + '_')
+
+
+def connect_tiktok(pair, user, options=None, expect=202):
+    """POST /connect {"username": user, "source": "tiktok"[, "options"]} (asserting expect);
+    returns the session id."""
+    r = pair.connect(user, source='tiktok', options=options or {})
+    assert r.status_code == expect, (r.status_code, r.text)
+    return r.json()['session_id']
+
+
+def drop_waiting(frames):
+    """frames without the synthetic `waiting` status a client may see first."""
+    out = list(frames)
+    while out and out[0].get('type') == 'status' and out[0].get('status') == 'waiting':
+        out.pop(0)
+    return out
+
+
+def check_capture(events, expected):
+    """events (streamed, without status events) are exactly the fake's expected ones: same
+    order, same ids, the same content for every field the fake names."""
+    got_ids = [e['id'] for e in events]
+    want_ids = [w['id'] for w in expected]
+    if got_ids != want_ids:
+        dups = sorted({i for i in got_ids if got_ids.count(i) > 1})
+        missing = [i for i in want_ids if i not in got_ids]
+        extra = [i for i in got_ids if i not in want_ids]
+        raise AssertionError('streamed %d events, the fake expects %d; duplicates %s, missing %s, '
+                             'unexpected %s' % (len(got_ids), len(want_ids), dups[:10],
+                                                missing[:10], extra[:10]))
+    for e, w in zip(events, expected):
+        for k, v in w.items():
+            assert e.get(k) == v, '%s of event %s: streamed %r, the fake sent %r' % (
+                k, w['id'], e.get(k), v)

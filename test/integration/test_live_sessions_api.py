@@ -88,6 +88,9 @@ def test_connect_validation(env, api):
         {'username': name, 'source': 'replay', 'options': {'recording': 'Bad/Name'}},
         {'username': name, 'source': 'replay', 'options': {'recording': 'x' * 65}},
         {'username': name, 'source': 'replay', 'options': {'color': 'red'}},
+        {'username': name, 'source': 'replay', 'options': {'wait_until_live': True}},
+        {'username': name, 'source': 'tiktok', 'options': {'speed': 2}},
+        {'username': name, 'source': 'tiktok', 'options': {'wait_until_live': 'yes'}},
         {'username': name, 'source': 'replay', 'options': 'fast'},
         [name],
     ]

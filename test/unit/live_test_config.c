@@ -17,6 +17,7 @@
 static char dir[64];
 static char conf_path[128];
 static char secret_path[128];
+static char key_path[128];
 static live_config_t cfg;
 static char err[1024];
 
@@ -82,6 +83,7 @@ static int setup(void **state)
         return -1;
     snprintf(conf_path, sizeof conf_path, "%s/profile-live.conf", dir);
     snprintf(secret_path, sizeof secret_path, "%s/secret", dir);
+    snprintf(key_path, sizeof key_path, "%s/sign-key", dir);
     return 0;
 }
 
@@ -90,6 +92,7 @@ static int teardown(void **state)
     (void)state;
     unlink(conf_path);
     unlink(secret_path);
+    unlink(key_path);
     rmdir(dir);
     return 0;
 }
@@ -136,6 +139,20 @@ static void test_defaults(void **state)
     assert_int_equal(gethostname(host, sizeof host), 0);
     snprintf(id, sizeof id, "%s:58090", host);
     assert_string_equal(cfg.sidecar_id, id);
+    assert_string_equal(cfg.tiktok_www_url, "https://www.tiktok.com");
+    assert_string_equal(cfg.tiktok_push_url, "");
+    assert_string_equal(cfg.sign_url, "https://tiktok.eulerstream.com");
+    assert_string_equal(cfg.sign_api_key_file, "");
+    assert_string_equal(cfg.sign_api_key, "");
+    assert_non_null(strstr(cfg.tiktok_user_agent, "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"));
+    assert_non_null(strstr(cfg.tiktok_user_agent, " Chrome/"));
+    assert_int_equal(cfg.tiktok_timeout_ms, 10000);
+    assert_int_equal(cfg.tiktok_heartbeat_s, 10);
+    assert_int_equal(cfg.tiktok_reconnect_attempts, 5);
+    assert_int_equal(cfg.tiktok_backoff_min_ms, 1000);
+    assert_int_equal(cfg.tiktok_backoff_max_ms, 30000);
+    assert_int_equal(cfg.tiktok_live_poll_s, 60);
+    assert_int_equal(cfg.tiktok_malformed_limit, 50);
 }
 
 static void test_every_key(void **state)
@@ -263,7 +280,10 @@ static void test_integer_ranges(void **state)
         { "client_send_buffer", 0, 16777216 }, { "ping_interval", 1, 3600 },
         { "max_sessions", 1, 10000 }, { "max_clients", 1, 1000000 },
         { "history_batch", 1, 100000 }, { "drain_timeout", 1, 300 },
-        { "db_timeout_ms", 100, 600000 },
+        { "db_timeout_ms", 100, 600000 }, { "tiktok_timeout_ms", 1000, 120000 },
+        { "tiktok_heartbeat", 1, 60 }, { "tiktok_reconnect_attempts", 1, 100 },
+        { "tiktok_backoff_min_ms", 10, 60000 }, { "tiktok_backoff_max_ms", 10, 600000 },
+        { "tiktok_live_poll", 30, 3600 }, { "tiktok_malformed_limit", 1, 100000 },
     };
     char range[64];
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
@@ -436,6 +456,170 @@ static void test_cross_key_rules(void **state)
     assert_int_equal(load("client_queue = 63\nsession_buffer = 64\n"), 0);
 }
 
+static void test_tiktok_keys(void **state)
+{
+    (void)state;
+    write_file(key_path, "euler_KEY-123\n", 14, 0644);     /* readable by others is fine */
+    assert_int_equal(load(
+        "tiktok_www_url = http://127.0.0.1:18080/\n"
+        "tiktok_push_url = ws://127.0.0.1:18081/webcast/im/ws_proxy/\n"
+        "sign_url = https://sign.example.com/v1\n"
+        "sign_api_key_file = sign-key\n"
+        "tiktok_user_agent = \"Mozilla/5.0 (X11; Linux x86_64) Test/1.0\"\n"
+        "tiktok_timeout_ms = 1000\n"
+        "tiktok_heartbeat = 60\n"
+        "tiktok_reconnect_attempts = 100\n"
+        "tiktok_backoff_min_ms = 10\n"
+        "tiktok_backoff_max_ms = 10\n"
+        "tiktok_live_poll = 30\n"
+        "tiktok_malformed_limit = 100000\n"), 0);
+    assert_string_equal(cfg.tiktok_www_url, "http://127.0.0.1:18080");   /* slash removed */
+    assert_string_equal(cfg.tiktok_push_url, "ws://127.0.0.1:18081/webcast/im/ws_proxy/");
+    assert_string_equal(cfg.sign_url, "https://sign.example.com/v1");
+    assert_string_equal(cfg.sign_api_key_file, key_path);    /* relative to the config */
+    assert_string_equal(cfg.sign_api_key, "euler_KEY-123");  /* newline removed */
+    assert_string_equal(cfg.tiktok_user_agent, "Mozilla/5.0 (X11; Linux x86_64) Test/1.0");
+    assert_int_equal(cfg.tiktok_timeout_ms, 1000);
+    assert_int_equal(cfg.tiktok_heartbeat_s, 60);
+    assert_int_equal(cfg.tiktok_reconnect_attempts, 100);
+    assert_int_equal(cfg.tiktok_backoff_min_ms, 10);
+    assert_int_equal(cfg.tiktok_backoff_max_ms, 10);
+    assert_int_equal(cfg.tiktok_live_poll_s, 30);
+    assert_int_equal(cfg.tiktok_malformed_limit, 100000);
+    /* Empty values: no push override, no key; a key given twice is refused. */
+    assert_int_equal(load("tiktok_push_url =\nsign_api_key_file = \"\"\n"
+                          "tiktok_push_url = wss://x\n"), -1);
+    expect_error(":5:", "already set on line 3");
+    assert_int_equal(load("tiktok_push_url =\nsign_api_key_file = \"\"\n"
+                          "tiktok_www_url = https://tiktok.test\nsign_url = http://s:1/\n"), 0);
+    assert_string_equal(cfg.tiktok_push_url, "");
+    assert_string_equal(cfg.sign_api_key_file, "");
+    assert_string_equal(cfg.sign_api_key, "");
+    assert_string_equal(cfg.tiktok_www_url, "https://tiktok.test");
+    assert_string_equal(cfg.sign_url, "http://s:1");
+    assert_int_equal(load("tiktok_push_url = wss://push.example/ws?x=1\n"), 0);
+    assert_string_equal(cfg.tiktok_push_url, "wss://push.example/ws?x=1");
+}
+
+static void test_tiktok_urls(void **state)
+{
+    (void)state;
+    static const struct { const char *key, *value, *error; } bad[] = {
+        { "tiktok_www_url", "ftp://www.tiktok.com", "must start with http:// or https://" },
+        { "tiktok_www_url", "www.tiktok.com", "must start with http:// or https://" },
+        { "tiktok_www_url", "HTTPS://www.tiktok.com", "must start with http://" },
+        { "sign_url", "wss://sign.example", "must start with http:// or https://" },
+        { "sign_url", "https://", "has no host name" },
+        { "sign_url", "https:///path", "has no host name" },
+        { "sign_url", "https://sign.example/?apiKey=1", "query (?) or fragment (#)" },
+        { "sign_url", "https://sign.example/a#b", "query (?) or fragment (#)" },
+        { "tiktok_www_url", "https://www.tiktok.com//", "more than one slash" },
+        { "tiktok_www_url", "\"https://www.tik tok.com\"", "spaces or control characters" },
+        { "tiktok_www_url", "https://www.tiktok.com/\x01", "spaces or control characters" },
+        { "tiktok_www_url", "https://b\xc3\xa4r.de", "spaces or control characters" },
+        { "tiktok_push_url", "https://push.example/ws", "must start with ws:// or wss://" },
+        { "tiktok_push_url", "wss://", "has no host name" },
+        { "tiktok_www_url", "", "tiktok_www_url needs a value" },
+        { "sign_url", "\"\"", "sign_url needs a value" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(load("%s = %s\n", bad[i].key, bad[i].value), -1);
+        expect_error(":3:", bad[i].key);
+        expect_error(":3:", bad[i].error);
+    }
+    /* A password in a URL is never echoed. */
+    assert_int_equal(load("sign_url = ftp://user:hunter2@proxy\n"), -1);
+    assert_null(strstr(err, "hunter2"));
+    /* 1023 bytes (after the slash is removed) fit, 1024 do not. */
+    char url[1100];
+    memcpy(url, "https://h/", 10);
+    memset(url + 10, 'a', 1013);
+    url[1023] = '/';
+    url[1024] = '\0';
+    assert_int_equal(load("sign_url = %s\n", url), 0);
+    assert_int_equal(strlen(cfg.sign_url), 1023);
+    url[1023] = 'a';
+    assert_int_equal(load("sign_url = %s\n", url), -1);
+    expect_error(":3:", "sign_url is too long (at most 1023 bytes)");
+    memcpy(url, "wss://h", 7);
+    assert_int_equal(load("tiktok_push_url = %s\n", url), -1);
+    expect_error(":3:", "tiktok_push_url is too long");
+}
+
+static void test_tiktok_other(void **state)
+{
+    (void)state;
+    /* The backoff's max is at least its min; the error names the later line. */
+    assert_int_equal(load("tiktok_backoff_max_ms = 500\n"), -1);      /* default min 1000 */
+    expect_error(":3:", "tiktok_backoff_max_ms (500) must be at least tiktok_backoff_min_ms "
+                 "(1000)");
+    assert_int_equal(load("tiktok_backoff_max_ms = 2000\ntiktok_backoff_min_ms = 2001\n"), -1);
+    expect_error(":4:", "(2000) must be at least tiktok_backoff_min_ms (2001)");
+    assert_int_equal(load("tiktok_backoff_min_ms = 60000\n"), -1);    /* default max 30000 */
+    expect_error(":3:", "must be at least");
+    assert_int_equal(load("tiktok_backoff_min_ms = 60000\ntiktok_backoff_max_ms = 600000\n"),
+                     0);
+    /* The user agent: printable ASCII, at most 511 bytes, not empty. */
+    assert_int_equal(load("tiktok_user_agent =\n"), -1);
+    expect_error(":3:", "tiktok_user_agent needs a value");
+    assert_int_equal(load("tiktok_user_agent = Mozilla\x01\n"), -1);
+    expect_error(":3:", "tiktok_user_agent may hold printable ASCII only");
+    assert_int_equal(load("tiktok_user_agent = Caf\xc3\xa9\n"), -1);
+    expect_error(":3:", "printable ASCII");
+    char ua[600];
+    memset(ua, 'u', 511);
+    ua[511] = '\0';
+    assert_int_equal(load("tiktok_user_agent = %s\n", ua), 0);
+    assert_int_equal(strlen(cfg.tiktok_user_agent), 511);
+    memset(ua, 'u', 512);
+    ua[512] = '\0';
+    assert_int_equal(load("tiktok_user_agent = %s\n", ua), -1);
+    expect_error(":3:", "tiktok_user_agent is too long (at most 511 bytes)");
+}
+
+static void test_sign_api_key_file(void **state)
+{
+    (void)state;
+    char key[300];
+    memset(key, 'k', sizeof key);
+    key[255] = '\n';
+    write_file(key_path, key, 256, 0600);                      /* the longest: 255 bytes */
+    assert_int_equal(load("sign_api_key_file = %s\n", key_path), 0);
+    assert_int_equal(strlen(cfg.sign_api_key), 255);
+    write_file(key_path, "abc\r\n", 5, 0664);                 /* CRLF; group-writable ok */
+    assert_int_equal(load("sign_api_key_file = %s\n", key_path), 0);
+    assert_string_equal(cfg.sign_api_key, "abc");
+    write_file(key_path, "abc", 3, 0444);                      /* no newline */
+    assert_int_equal(load("sign_api_key_file = %s\n", key_path), 0);
+    assert_string_equal(cfg.sign_api_key, "abc");
+
+    write_file(key_path, key, 257, 0600);                      /* 256 bytes + newline */
+    assert_int_equal(load("sign_api_key_file = %s\n", key_path), -1);
+    expect_error(":3:", "at most 255 bytes");
+    write_file(key_path, "secretkey\n", 10, 0646);
+    assert_int_equal(load("\nsign_api_key_file = %s\n", key_path), -1);
+    expect_error(":4:", "writable by other users (mode 0646): chmod o-w it");
+    assert_string_equal(cfg.sign_api_key, "");                 /* wiped on failure */
+    write_file(key_path, "\n", 1, 0600);
+    assert_int_equal(load("sign_api_key_file = %s\n", key_path), -1);
+    expect_error(":3:", "is empty");
+    static const char *bad[] = { "hun ter2", "hunter2\n\n", "hun\0ter2", "hun\tter2",
+                                 "h\xc3\xa9" "unter2" };
+    static const size_t bad_len[] = { 8, 9, 8, 8, 9 };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_file(key_path, bad[i], bad_len[i], 0600);
+        assert_int_equal(load("sign_api_key_file = %s\n", key_path), -1);
+        expect_error(":3:", "printable ASCII without spaces");
+        assert_null(strstr(err, "hunter"));                   /* the key is never echoed */
+        assert_null(strstr(err, "ter2"));
+    }
+    unlink(key_path);
+    assert_int_equal(load("sign_api_key_file = %s\n", key_path), -1);
+    expect_error(":3:", "No such file");
+    assert_int_equal(load("sign_api_key_file = %s\n", dir), -1);
+    expect_error(":3:", "not a regular file");
+}
+
 static void test_iso8601(void **state)
 {
     (void)state;
@@ -477,6 +661,10 @@ int main(void)
         cmocka_unit_test_setup(test_listen_unix, each),
         cmocka_unit_test_setup(test_secret_rules, each),
         cmocka_unit_test_setup(test_cross_key_rules, each),
+        cmocka_unit_test_setup(test_tiktok_keys, each),
+        cmocka_unit_test_setup(test_tiktok_urls, each),
+        cmocka_unit_test_setup(test_tiktok_other, each),
+        cmocka_unit_test_setup(test_sign_api_key_file, each),
         cmocka_unit_test(test_iso8601),
     };
     return cmocka_run_group_tests_name("live_config", tests, setup, teardown);

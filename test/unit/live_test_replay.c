@@ -81,6 +81,7 @@ static void fake_init(fake_t *f, live_source_sink_t *sink)
     pthread_cond_init(&f->cond, NULL);
     f->live_at = -1;
     sink->emit = fake_emit;
+    sink->emit_nowait = fake_emit;
     sink->state = fake_state;
     sink->ctx = f;
 }
