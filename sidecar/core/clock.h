@@ -9,6 +9,8 @@
 int64_t live_now_us(void);
 /* Monotonic time in µs (for deadlines and pacing). */
 int64_t live_mono_us(void);
+/* Initialises cond on CLOCK_MONOTONIC (for live_cond_wait_until). 0 or an errno. */
+int live_cond_init_monotonic(pthread_cond_t *cond);
 /* With lock held: waits on cond (made with CLOCK_MONOTONIC) until the monotonic time due or
  * until *stop is set, waking at least every slice_us to look at *stop. Returns *stop. */
 int live_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, const volatile int *stop,

@@ -403,7 +403,6 @@ static live_source_t *replay_start(const live_config_t *cfg, const char *session
                                    const live_source_sink_t *sink, char *err, size_t errlen)
 {
     live_source_t *src = calloc(1, sizeof(*src));
-    pthread_condattr_t attr;
 
     if (!src) {
         snprintf(err, errlen, "out of memory");
@@ -417,10 +416,7 @@ static live_source_t *replay_start(const live_config_t *cfg, const char *session
         return NULL;
     }
     pthread_mutex_init(&src->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&src->cond, &attr);
-    pthread_condattr_destroy(&attr);
+    live_cond_init_monotonic(&src->cond);
     if (pthread_create(&src->thread, NULL, replay_thread, src) != 0) {
         snprintf(err, errlen, "cannot start the replay thread");
         pthread_cond_destroy(&src->cond);

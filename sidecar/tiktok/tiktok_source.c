@@ -466,7 +466,6 @@ static live_source_t *tiktok_start(const live_config_t *cfg, const char *session
                                    const live_source_sink_t *sink, char *err, size_t errlen)
 {
     live_source_t *src;
-    pthread_condattr_t attr;
 
     (void)position;                   /* a live stream has no position to resume from */
     if (!username || !username[0] || strlen(username) >= sizeof(src->username)) {
@@ -494,10 +493,7 @@ static live_source_t *tiktok_start(const live_config_t *cfg, const char *session
         return NULL;
     }
     pthread_mutex_init(&src->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&src->cond, &attr);
-    pthread_condattr_destroy(&attr);
+    live_cond_init_monotonic(&src->cond);
     if (pthread_create(&src->thread, NULL, tiktok_thread, src) != 0) {
         snprintf(err, errlen, "cannot start the tiktok thread");
         pthread_cond_destroy(&src->cond);
