@@ -191,3 +191,16 @@ int live_pb_put_string(live_pb_writer_t *w, uint32_t number, const char *s)
         return fail(w);
     return live_pb_put_bytes(w, number, s, strlen(s));
 }
+
+int live_pb_copy_string(char *dst, size_t size, const uint8_t *s, size_t len, int strict)
+{
+    dst[0] = '\0';
+    if (len >= size)
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == 0 || (strict && (s[i] <= 0x20 || s[i] >= 0x7f)))
+            return -1;
+    memcpy(dst, s, len);
+    dst[len] = '\0';
+    return 0;
+}

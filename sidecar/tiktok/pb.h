@@ -25,6 +25,10 @@ void live_pb_reader_init(live_pb_reader_t *r, const uint8_t *buf, size_t len);
  * field number 0, varint longer than 10 bytes, groups). */
 int  live_pb_next(live_pb_reader_t *r, live_pb_field_t *f);
 
+/* Copies a string field (len bytes at s) into dst (size bytes) when it fits whole and holds
+ * no NUL (with strict: only printable ASCII, no space); 0, else -1 and dst stays "". */
+int  live_pb_copy_string(char *dst, size_t size, const uint8_t *s, size_t len, int strict);
+
 /* A growing output buffer (bounded by max). Every writer returns -1 once an append fails
  * (out of memory or over max); the buffer then stays failed. */
 typedef struct {

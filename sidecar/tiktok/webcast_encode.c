@@ -52,9 +52,11 @@ static int wrap(live_pb_writer_t *w, live_pb_writer_t *inner, const char *type)
     return rc;
 }
 
-int live_webcast_enter_room(live_pb_writer_t *w, const char *room_id, uint64_t enter_id)
+/* Starts, in its own writer bounded like w, an inner message whose field 1 is the room id
+ * (decimal text). -1 (w marked failed) when w failed already or the id is not a 64-bit
+ * decimal. */
+static int room_message(live_pb_writer_t *w, const char *room_id, live_pb_writer_t *in)
 {
-    live_pb_writer_t in;
     uint64_t room;
 
     if (w->failed)
@@ -63,9 +65,18 @@ int live_webcast_enter_room(live_pb_writer_t *w, const char *room_id, uint64_t e
         w->failed = 1;
         return -1;
     }
+    live_pb_writer_init(in, w->max);
+    live_pb_put_varint(in, 1, room);
+    return 0;
+}
+
+int live_webcast_enter_room(live_pb_writer_t *w, const char *room_id, uint64_t enter_id)
+{
+    live_pb_writer_t in;
+
     /* WebcastImEnterRoomMessage: 1 room_id, 4 live_id, 5 identity, 8 enter_unique_id. */
-    live_pb_writer_init(&in, w->max);
-    live_pb_put_varint(&in, 1, room);
+    if (room_message(w, room_id, &in) < 0)
+        return -1;
     live_pb_put_varint(&in, 4, LIVE_ID);
     live_pb_put_string(&in, 5, IDENTITY);
     if (enter_id)
@@ -76,17 +87,10 @@ int live_webcast_enter_room(live_pb_writer_t *w, const char *room_id, uint64_t e
 int live_webcast_heartbeat(live_pb_writer_t *w, const char *room_id, uint64_t seq)
 {
     live_pb_writer_t in;
-    uint64_t room;
 
-    if (w->failed)
-        return -1;
-    if (parse_room_id(room_id, &room) < 0) {
-        w->failed = 1;
-        return -1;
-    }
     /* HeartBeatMessage: 1 room_id, 2 seq. */
-    live_pb_writer_init(&in, w->max);
-    live_pb_put_varint(&in, 1, room);
+    if (room_message(w, room_id, &in) < 0)
+        return -1;
     live_pb_put_varint(&in, 2, seq);
     return wrap(w, &in, "hb");
 }

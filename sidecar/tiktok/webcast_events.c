@@ -69,17 +69,6 @@ static void text_copy(char *dst, size_t size, const uint8_t *s, size_t n)
     live_utf8_copy(dst, size - 1, (const char *)s, n);
 }
 
-/* An opaque string (a handle, a URL) copied only when it fits whole and holds no NUL. */
-static int exact_copy(char *dst, size_t size, const uint8_t *s, size_t n)
-{
-    dst[0] = '\0';
-    if (n >= size || memchr(s, 0, n))
-        return -1;
-    memcpy(dst, s, n);
-    dst[n] = '\0';
-    return 0;
-}
-
 static int64_t clamp(int64_t v, int64_t lo, int64_t hi)
 {
     return v < lo ? lo : v > hi ? hi : v;
@@ -121,7 +110,7 @@ static int decode_image(const uint8_t *buf, size_t len, char *dst, size_t size)
         if (f.wire != LIVE_PB_LEN)
             return -1;
         if (first)
-            exact_copy(dst, size, f.data, f.len);
+            live_pb_copy_string(dst, size, f.data, f.len, 0);
         first = 0;
     }
     return rc;
@@ -157,7 +146,7 @@ static int decode_user(const uint8_t *buf, size_t len, wc_user_t *u)
                 return -1;
             break;
         case 38:
-            u->username_bad = exact_copy(u->username, sizeof(u->username), f.data, f.len) < 0;
+            u->username_bad = live_pb_copy_string(u->username, sizeof(u->username), f.data, f.len, 0) < 0;
             break;
         }
     }

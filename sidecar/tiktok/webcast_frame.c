@@ -9,21 +9,6 @@
 
 #include "tiktok/webcast.h"
 
-/* Copies a string field into dst (size bytes) when it fits and holds no NUL (with strict:
- * only printable ASCII, no space); 0, else -1 and dst stays "". */
-static int copy_exact(char *dst, size_t size, const uint8_t *s, size_t len, int strict)
-{
-    dst[0] = '\0';
-    if (len >= size)
-        return -1;
-    for (size_t i = 0; i < len; i++)
-        if (s[i] == 0 || (strict && (s[i] <= 0x20 || s[i] >= 0x7f)))
-            return -1;
-    memcpy(dst, s, len);
-    dst[len] = '\0';
-    return 0;
-}
-
 /* A name for logs and comparisons: at most size-1 bytes, anything but printable ASCII → '?'. */
 static void copy_name(char *dst, size_t size, const uint8_t *s, size_t len)
 {
@@ -90,7 +75,7 @@ int live_push_frame_decode(const uint8_t *buf, size_t len, live_push_frame_t *ou
         case 6: break;                           /* payload_encoding: always "pb" */
         case 7:
             /* A type that does not fit is no type we know: left "". */
-            copy_exact(out->payload_type, sizeof(out->payload_type), f.data, f.len, 1);
+            live_pb_copy_string(out->payload_type, sizeof(out->payload_type), f.data, f.len, 1);
             break;
         case 8:
             out->payload = f.data;
@@ -232,9 +217,9 @@ static int add_route(live_fetch_result_t *out, const uint8_t *buf, size_t len)
         if (f.wire != LIVE_PB_LEN)
             return -1;
         if (f.number == 1)
-            ok_key = copy_exact(rp.key, sizeof(rp.key), f.data, f.len, 0) == 0 && f.len > 0;
+            ok_key = live_pb_copy_string(rp.key, sizeof(rp.key), f.data, f.len, 0) == 0 && f.len > 0;
         else
-            ok_value = copy_exact(rp.value, sizeof(rp.value), f.data, f.len, 0) == 0;
+            ok_value = live_pb_copy_string(rp.value, sizeof(rp.value), f.data, f.len, 0) == 0;
     }
     if (rc < 0)
         return -1;
@@ -276,7 +261,7 @@ int live_fetch_result_decode(const uint8_t *buf, size_t len, live_fetch_result_t
                 goto bad;
             break;
         case 2:
-            copy_exact(out->cursor, sizeof(out->cursor), f.data, f.len, 0);
+            live_pb_copy_string(out->cursor, sizeof(out->cursor), f.data, f.len, 0);
             break;
         case 3: out->fetch_interval_ms = (int64_t)f.varint; break;
         case 4: out->now_ms = (int64_t)f.varint; break;
@@ -297,7 +282,7 @@ int live_fetch_result_decode(const uint8_t *buf, size_t len, live_fetch_result_t
         case 8: out->heartbeat_ms = (int64_t)f.varint; break;
         case 9: out->need_ack = f.varint != 0; break;
         case 10:
-            copy_exact(out->push_server, sizeof(out->push_server), f.data, f.len, 1);
+            live_pb_copy_string(out->push_server, sizeof(out->push_server), f.data, f.len, 1);
             break;
         case 11: out->is_first = f.varint != 0; break;
         }
