@@ -12,6 +12,7 @@
 #include "auth/crypto.h"
 #include "profiles/username.h"
 #include "store/live_sessions.h"
+#include "util/json_text.h"
 #include "util/respond.h"
 
 #define GENERATED_ID_CHARS   24
@@ -28,12 +29,6 @@
 #define SIDECAR_RETRY_S      "5"
 #define ID_RULE "must be 1 to 64 of A-Z a-z 0-9 _ -"
 
-static json_t *text_or_null(const char *s)
-{
-    json_t *j = s ? json_string(s) : NULL;
-    return j ? j : json_null();
-}
-
 static json_t *session_json(apr_pool_t *p, const profile_live_session_t *s)
 {
     json_t *o = json_object();
@@ -43,8 +38,8 @@ static json_t *session_json(apr_pool_t *p, const profile_live_session_t *s)
     json_object_set_new(o, "username", json_string(s->username));
     json_object_set_new(o, "source", json_string(s->source));
     json_object_set_new(o, "status", json_string(s->status));
-    json_object_set_new(o, "error_reason", text_or_null(s->error_reason));
-    json_object_set_new(o, "error_detail", text_or_null(s->error_detail));
+    json_object_set_new(o, "error_reason", profile_json_text_or_null(s->error_reason));
+    json_object_set_new(o, "error_detail", profile_json_text_or_null(s->error_detail));
     json_object_set_new(o, "options", json_is_object(options) ? options : json_object());
     if (options && !json_is_object(options))
         json_decref(options);
@@ -56,9 +51,9 @@ static json_t *session_json(apr_pool_t *p, const profile_live_session_t *s)
     json_object_set_new(o, "started_at", profile_time_json(p, s->started_at));
     json_object_set_new(o, "ended_at", profile_time_json(p, s->ended_at));
     json_object_set_new(o, "last_event_at", profile_time_json(p, s->last_event_at));
-    json_object_set_new(o, "owner", text_or_null(s->owner));
+    json_object_set_new(o, "owner", profile_json_text_or_null(s->owner));
     json_object_set_new(o, "lease_until", profile_time_json(p, s->lease_until));
-    json_object_set_new(o, "created_by", text_or_null(s->created_by));
+    json_object_set_new(o, "created_by", profile_json_text_or_null(s->created_by));
     json_object_set_new(o, "websocket_url",
                         json_string(apr_pstrcat(p, "/ws/comments/", s->id, NULL)));
     return o;

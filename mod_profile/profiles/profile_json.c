@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "profiles/profile_json.h"
+#include "util/json_text.h"
 
 static const char *const tier_names[PROFILE_TIER_COUNT] = {
     "live", "scraper", "generator", "initials",
@@ -24,15 +25,6 @@ int profile_tier_parse(const char *name)
         if (strcasecmp(name, tier_names[i]) == 0)
             return i;
     return -1;
-}
-
-/* null for NULL and for text that is not UTF-8 (json_string refuses it): a live_profiles row
- * is written by another program, and one bad nickname must not break the answer. */
-static json_t *text_json(const char *s)
-{
-    json_t *v = s ? json_string(s) : NULL;
-
-    return v ? v : json_null();
 }
 
 static json_t *flag_json(int flag)
@@ -66,17 +58,17 @@ const char *profile_json_render(apr_pool_t *p, const profile_view_t *v, apr_size
     size_t size;
     char *text;
 
-    json_object_set_new(o, "username", text_json(u->unique_id ? u->unique_id : v->username));
-    json_object_set_new(o, "user_id", text_json(u->user_id));
-    json_object_set_new(o, "nickname", text_json(u->nickname));
-    json_object_set_new(o, "bio", text_json(u->bio));
+    json_object_set_new(o, "username", profile_json_text_or_null(u->unique_id ? u->unique_id : v->username));
+    json_object_set_new(o, "user_id", profile_json_text_or_null(u->user_id));
+    json_object_set_new(o, "nickname", profile_json_text_or_null(u->nickname));
+    json_object_set_new(o, "bio", profile_json_text_or_null(u->bio));
     json_object_set_new(o, "verified", flag_json(u->verified));
     json_object_set_new(o, "private", flag_json(u->private_account));
-    json_object_set_new(avatar, "url", text_json(v->avatar_url));
-    json_object_set_new(avatar, "source", text_json(profile_tier_name(v->tier)));
-    json_object_set_new(avatar, "thumb", text_json(v->avatar_thumb));
-    json_object_set_new(avatar, "medium", text_json(v->avatar_medium));
-    json_object_set_new(avatar, "large", text_json(v->avatar_large));
+    json_object_set_new(avatar, "url", profile_json_text_or_null(v->avatar_url));
+    json_object_set_new(avatar, "source", profile_json_text_or_null(profile_tier_name(v->tier)));
+    json_object_set_new(avatar, "thumb", profile_json_text_or_null(v->avatar_thumb));
+    json_object_set_new(avatar, "medium", profile_json_text_or_null(v->avatar_medium));
+    json_object_set_new(avatar, "large", profile_json_text_or_null(v->avatar_large));
     json_object_set_new(o, "avatar", avatar);
     json_object_set_new(stats, "followers", count_json(u->followers));
     json_object_set_new(stats, "following", count_json(u->following));
